@@ -1,0 +1,1 @@
+"""Gongsu web service: FastAPI routes, database models and the services between them."""

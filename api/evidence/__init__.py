@@ -1,0 +1,1 @@
+"""Evidence files attached to reports: content-addressed storage, sniffing, metadata removal."""
