@@ -1,0 +1,50 @@
+"""Application factory: `create_app(settings)` wires settings, database, middleware and routes."""
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from api.config import Settings
+from api.db import make_engine, make_sessionmaker
+from api.errors import install_error_handlers
+from api.lenders.router import router as lender_router
+from api.middleware import AccessLog, BodySizeLimit
+from api.reports.pages import router as report_pages
+from api.reports.router import router as report_router
+from api.security import SlidingWindowLimiter
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(
+        title="Gongsu 共诉",
+        summary="Anonymous case reports against online lenders, grouped into joint complaints.",
+        version="0.1.0",
+    )
+    engine = make_engine(settings.resolved_database_url)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.receipt_limiter = SlidingWindowLimiter(
+        settings.receipt_lookups_per_window, settings.receipt_lookup_window_seconds
+    )
+    app.state.templates = Jinja2Templates(directory=settings.frontend_dir / "templates")
+
+    install_error_handlers(app)
+    app.add_middleware(
+        BodySizeLimit,
+        json_max_bytes=settings.json_body_max_bytes,
+        multipart_max_bytes=settings.multipart_body_max_bytes,
+    )
+    app.add_middleware(AccessLog)
+
+    app.include_router(lender_router)
+    app.include_router(report_router)
+    app.include_router(report_pages)
+    app.mount("/static", StaticFiles(directory=settings.frontend_dir / "static"), name="static")
+
+    @app.get("/healthz", include_in_schema=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,1 @@
+"""Reports: the anonymous case reports borrowers file, their receipts, updates and withdrawal."""

@@ -1,0 +1,228 @@
+"""Intake throughput: `POST /api/v1/reports` on PostgreSQL with 2 workers, next to a bare FastAPI
+endpoint measured the same way in the same run.
+
+    .venv/bin/python bench/intake.py [--requests 4000] [--concurrency 16]
+
+Starts both servers itself on loopback, sends a bounded number of requests (and stops after
+--max-seconds whatever happens), and prints reports/s, p50 and p99 latency, and the ratios.
+Needs PostgreSQL (default postgresql+psycopg://postgres@127.0.0.1:5432/, database gongsu_bench,
+dropped and created afresh; override with GONGSU_BENCH_DATABASE_URL).
+"""
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/gongsu_bench"
+
+# Check digit computed by hand: this is a made-up but well-formed resident ID number.
+NARRATIVES = [
+    "逾期两个月后多次申请停息挂账，客服一直拒绝协商，还威胁联系我的家人和单位。"
+    "催收员电话138 0013 8000。",
+    "借款一万元实际到账九千，会员费和担保费从放款里直接扣掉了，年化利率远超24%，要求退还。",
+    "催收人员冒充法院工作人员，说要上门起诉，还把我的身份证号11010519491231002X发到了群里。",
+    "They called my employer and my mother every day about the loan, and charged fees they never "
+    "disclosed. My phone is (555) 123-4567 and they kept calling after I asked them to stop.",
+]
+
+
+@dataclass
+class Result:
+    name: str
+    requests: int
+    errors: int
+    seconds: float
+    latencies_ms: list[float]
+
+    @property
+    def per_second(self) -> float:
+        return (self.requests - self.errors) / self.seconds
+
+    def percentile(self, fraction: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def fresh_database(url: str) -> None:
+    parsed = make_url(url)
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    admin.dispose()
+
+
+def wait_until_up(base_url: str, process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError("server did not come up")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def body(number: int) -> dict[str, object]:
+    return {
+        "lender": ["同程借钱", "借呗", "安逸花", "闪电借款王"][number % 4],
+        "categories": [["refuses_negotiation"], ["bundled_fees", "excessive_cost"]][number % 2],
+        "title": f"第{number}号投诉：拒绝协商",
+        "narrative": NARRATIVES[number % len(NARRATIVES)],
+        "province": "广东",
+        "first_incident_month": "2024-03",
+        "loan": {
+            "contract_principal": "10000",
+            "net_received": "9000",
+            "received_on": "2024-01-15",
+            "schedule": {"installments": 12, "amount": f"{950 + number % 50}.00"},
+        },
+    }
+
+
+async def load(
+    name: str, base_url: str, requests: int, concurrency: int, max_seconds: float
+) -> Result:
+    latencies: list[float] = []
+    errors = 0
+    counter = iter(range(requests))
+    deadline = time.monotonic() + max_seconds
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client:
+
+        async def worker() -> None:
+            nonlocal errors
+            for number in counter:
+                if time.monotonic() > deadline:
+                    return
+                started = time.perf_counter()
+                response = await client.post("/api/v1/reports", json=body(number))
+                latencies.append((time.perf_counter() - started) * 1000)
+                if response.status_code != 201:
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        seconds = time.perf_counter() - started
+    return Result(name, len(latencies), errors, seconds, latencies)
+
+
+def measure(
+    name: str, command: list[str], env: dict[str, str], port: int, args: argparse.Namespace
+) -> Result:
+    process = subprocess.Popen(command, cwd=REPO_DIR, env=env, stdout=subprocess.DEVNULL)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base_url, process)
+        asyncio.run(load(name, base_url, args.warmup, args.concurrency, args.max_seconds))
+        return asyncio.run(load(name, base_url, args.requests, args.concurrency, args.max_seconds))
+    finally:
+        stop(process)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=4000)
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--max-seconds", type=float, default=90)
+    args = parser.parse_args()
+
+    database_url = os.environ.get("GONGSU_BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+    fresh_database(database_url)
+    env = {
+        **os.environ,
+        "GONGSU_DATABASE_URL": database_url,
+        "GONGSU_DATA_DIR": str(REPO_DIR / "bench" / "results" / "intake-data"),
+        "GONGSU_DEMO": "0",
+        "GONGSU_WORKERS": str(args.workers),
+        # The benchmark sends every request from one address.
+        "GONGSU_RECEIPT_LOOKUPS_PER_WINDOW": "1000000",
+    }
+    subprocess.run([PYTHON, "-m", "api", "setup", "--no-demo"], cwd=REPO_DIR, env=env, check=True)
+
+    gongsu_port, bare_port = free_port(), free_port()
+    gongsu = measure(
+        "gongsu POST /api/v1/reports",
+        [PYTHON, "-m", "api", "serve"],
+        {**env, "GONGSU_PORT": str(gongsu_port)},
+        gongsu_port,
+        args,
+    )
+    bare = measure(
+        "bare FastAPI endpoint",
+        [
+            PYTHON,
+            "-m",
+            "uvicorn",
+            "bench.bare_app:app",
+            "--port",
+            str(bare_port),
+            "--workers",
+            str(args.workers),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        env,
+        bare_port,
+        args,
+    )
+
+    print(
+        f"\nintake benchmark: {args.workers} workers, concurrency {args.concurrency}, "
+        f"PostgreSQL, {os.cpu_count()} CPUs (load generator on the same machine)"
+    )
+    print(
+        f"{'endpoint':32} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'mean ms':>8}"
+    )
+    for result in (gongsu, bare):
+        print(
+            f"{result.name:32} {result.requests:8d} {result.errors:6d} "
+            f"{result.per_second:8.1f} {result.percentile(0.5):8.1f} "
+            f"{result.percentile(0.99):8.1f} {statistics.fmean(result.latencies_ms):8.1f}"
+        )
+    print(
+        f"throughput ratio gongsu/bare: {gongsu.per_second / bare.per_second:.2f}; "
+        f"p99 ratio: {gongsu.percentile(0.99) / bare.percentile(0.99):.2f}"
+    )
+    meets = gongsu.per_second >= 300 and gongsu.percentile(0.99) < 100 and gongsu.errors == 0
+    print(f"target (>= 300 reports/s, p99 < 100 ms, no errors): {'met' if meets else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
