@@ -114,9 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     import_cfpb_parser = commands.add_parser(
         "import-cfpb", help="import complaints from a CFPB export (.csv or .csv.gz) as reports"
     )
-    import_cfpb_parser.add_argument("file", type=Path)
     import_cfpb_parser.add_argument(
-        "--limit", type=_positive_int, help="read only the first N rows of the file"
+        "file", type=Path, metavar="FILE", help="CFPB Consumer Complaint Database export"
+    )
+    import_cfpb_parser.add_argument(
+        "--limit", type=_positive_int, metavar="N", help="read only the first N rows of FILE"
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)

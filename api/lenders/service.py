@@ -108,3 +108,8 @@ def add_alias(session: Session, *, lender: Lender, alias: str) -> LenderAlias:
     session.add(entry)
     session.flush()
     return entry
+
+
+def list_lenders(session: Session) -> list[Lender]:
+    """Every known lender, for the report form's suggestion list."""
+    return list(session.scalars(select(Lender).order_by(Lender.name_zh, Lender.key)))

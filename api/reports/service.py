@@ -7,6 +7,7 @@ text can be flushed to the database.
 import csv
 import re
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -135,14 +136,10 @@ def _redact_submission(submission: ReportSubmission) -> RedactedSubmission:
     narrative = redact_text(submission.narrative)
     product = redact_text(submission.product).text if submission.product else None
     attempts = []
-    counts: dict[str, int] = {}
-    for result in (title, narrative):
-        for redaction in result.redactions:
-            counts[str(redaction.kind)] = counts.get(str(redaction.kind), 0) + 1
+    outcomes = []
     for attempt in submission.attempts:
         outcome = redact_text(attempt.outcome)
-        for redaction in outcome.redactions:
-            counts[str(redaction.kind)] = counts.get(str(redaction.kind), 0) + 1
+        outcomes.append(outcome)
         attempts.append(
             {
                 "channel": str(attempt.channel),
@@ -150,7 +147,8 @@ def _redact_submission(submission: ReportSubmission) -> RedactedSubmission:
                 "outcome": outcome.text,
             }
         )
-    return RedactedSubmission(title, narrative, product, attempts, dict(sorted(counts.items())))
+    counts = _count_redactions(title, narrative, *outcomes)
+    return RedactedSubmission(title, narrative, product, attempts, counts)
 
 
 def _check_month(submission: ReportSubmission, now: datetime) -> None:
@@ -290,10 +288,8 @@ _WORD_RE = re.compile(r"[^\W\d_]{2,}")
 _TITLE_MIN_WORDS = 5
 
 
-def _count_redactions(result: RedactionResult) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for redaction in result.redactions:
-        counts[str(redaction.kind)] = counts.get(str(redaction.kind), 0) + 1
+def _count_redactions(*results: RedactionResult) -> dict[str, int]:
+    counts = Counter(str(r.kind) for result in results for r in result.redactions)
     return dict(sorted(counts.items()))
 
 
@@ -412,9 +408,7 @@ def append_update(session: Session, *, report: Report, text: str) -> ReportUpdat
     _require_open(report)
     now = utc_minute_now()
     redacted = redact_text(text)
-    counts: dict[str, int] = {}
-    for redaction in redacted.redactions:
-        counts[str(redaction.kind)] = counts.get(str(redaction.kind), 0) + 1
+    counts = _count_redactions(redacted)
     update = ReportUpdate(
         report_id=report.id, body=redacted.text, redaction_counts=counts, submitted_at=now
     )
