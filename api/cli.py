@@ -9,6 +9,7 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy.orm import Session
 
+from api.audit import service as audit_service
 from api.config import PACKAGE_DATA_DIR, Settings
 from api.db import alembic_config, make_engine, make_sessionmaker
 from api.imports import service as import_service
@@ -87,6 +88,29 @@ def unmapped_lenders(settings: Settings) -> None:
         print("every report's lender is mapped")
 
 
+def seal_audit_log(settings: Settings) -> int:
+    with _session(settings) as session, session.begin():
+        return audit_service.seal_all(session)
+
+
+def verify_audit_log(settings: Settings) -> int:
+    sealed_now = seal_audit_log(settings)
+    with _session(settings) as session:
+        check = audit_service.verify_chain(session)
+    print(
+        f"audit log: {check.sealed_events} events in the chain ({sealed_now} sealed just now), "
+        f"{check.unsealed_events} not yet sealed"
+    )
+    if check.is_intact:
+        print("audit log: intact")
+        return 0
+    for event_id in check.broken_event_ids:
+        print(f"audit log: event {event_id} was changed, or the event before it was deleted")
+    if not check.head_matches:
+        print("audit log: the newest events were deleted, or the chain head was changed")
+    return 1
+
+
 def serve(settings: Settings) -> None:
     import uvicorn
 
@@ -109,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("load-lenders", help="insert or update the shipped lender list")
     commands.add_parser("unmapped-lenders", help="list lender names nobody has mapped yet")
     commands.add_parser("serve", help="serve the web application")
+    commands.add_parser("verify-audit", help="seal pending audit events and check the chain")
     setup = commands.add_parser("setup", help="migrate, load lenders and (if empty) the demo data")
     setup.add_argument("--no-demo", action="store_true", help="do not load the demo reports")
     import_cfpb_parser = commands.add_parser(
@@ -133,8 +158,13 @@ def main(argv: list[str] | None = None) -> int:
         migrate(settings)
         load_lenders(settings)
         load_demo(settings, requested=not args.no_demo)
+        seal_audit_log(settings)
     elif args.command == "import-cfpb":
-        return import_cfpb(settings, args.file, args.limit)
+        status = import_cfpb(settings, args.file, args.limit)
+        seal_audit_log(settings)
+        return status
+    elif args.command == "verify-audit":
+        return verify_audit_log(settings)
     elif args.command == "serve":
         serve(settings)
     return 0

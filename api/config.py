@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     evidence_max_bytes: int = 10 * 1024 * 1024
     json_body_max_bytes: int = 512 * 1024
 
+    audit_seal_interval_s: float = 2.0
+
     receipt_lookups_per_window: int = 30
     receipt_lookup_window_seconds: int = 600
 

@@ -1,9 +1,16 @@
 """Application factory: `create_app(settings)` wires settings, database, middleware and routes."""
 
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session, sessionmaker
 
+from api.audit import service as audit_service
 from api.config import Settings
 from api.db import make_engine, make_sessionmaker
 from api.errors import install_error_handlers
@@ -13,6 +20,35 @@ from api.reports.pages import router as report_pages
 from api.reports.router import router as report_router
 from api.security import SlidingWindowLimiter
 
+logger = logging.getLogger("gongsu")
+
+
+def _seal_audit_log_forever(
+    sessions: sessionmaker[Session], stop: threading.Event, interval_s: float
+) -> None:
+    while not stop.wait(interval_s):
+        try:
+            with sessions() as session, session.begin():
+                audit_service.seal_pending(session)
+        except Exception:
+            # Another process may hold the head for a moment; the next tick seals instead.
+            logger.exception("sealing the audit log failed; retrying in %s s", interval_s)
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    stop = threading.Event()
+    sealer = threading.Thread(
+        target=_seal_audit_log_forever,
+        args=(app.state.sessionmaker, stop, app.state.settings.audit_seal_interval_s),
+        name="audit-sealer",
+        daemon=True,
+    )
+    sealer.start()
+    yield
+    stop.set()
+    sealer.join(timeout=10)
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
@@ -20,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Gongsu 共诉",
         summary="Anonymous case reports against online lenders, grouped into joint complaints.",
         version="0.1.0",
+        lifespan=_lifespan,
     )
     engine = make_engine(settings.resolved_database_url)
     app.state.settings = settings

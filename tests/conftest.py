@@ -13,7 +13,7 @@ import pytest
 from alembic import command
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.config import PACKAGE_DATA_DIR, Settings
@@ -45,10 +45,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture(scope="session")
 def migrated_engine(database_url: str) -> Iterator[Engine]:
-    config = alembic_config(database_url)
-    command.downgrade(config, "base")
-    command.upgrade(config, "head")
     engine = make_engine(database_url)
+    if engine.dialect.name == "postgresql":
+        # Start from nothing, whatever an earlier run or an older revision left behind.
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+    command.upgrade(alembic_config(database_url), "head")
     with engine.begin() as connection, Session(bind=connection) as session:
         lender_service.load_lenders(session, PACKAGE_DATA_DIR / "lenders.csv")
         session.flush()

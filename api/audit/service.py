@@ -1,44 +1,28 @@
-"""Appending to and checking the audit chain."""
+"""Appending to the audit log, sealing it into a hash chain, and checking the chain.
+
+Appending is a single INSERT, so requests never wait for one another. A sealer then links the
+committed, unsealed events in turn: each gets the next sequence number and a hash over its
+content and its predecessor's hash. Linking at insert time would need a lock held until each
+request's commit, which capped intake at one commit's fsync at a time.
+
+Sealing runs every few seconds in each server process (`api.main`), at the end of CLI commands
+and before every verification. An event edited or deleted after it was sealed breaks the chain.
+"""
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from api.audit.models import AuditEvent
+from api.audit.models import AuditChainHead, AuditEvent
 
 GENESIS_HASH = "0" * 64
-# Any fixed number: it names the PostgreSQL advisory lock that serializes appends.
-_CHAIN_LOCK_ID = 0x6A6F696E
-
-
-def _event_hash(
-    previous_hash: str,
-    occurred_at: datetime,
-    actor: str,
-    action: str,
-    subject_type: str,
-    subject_id: str,
-    details: dict[str, Any],
-) -> str:
-    canonical = json.dumps(
-        [
-            previous_hash,
-            occurred_at.isoformat(),
-            actor,
-            action,
-            subject_type,
-            subject_id,
-            details,
-        ],
-        ensure_ascii=False,
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+HEAD_ID = 1
+SEAL_BATCH_SIZE = 5000
 
 
 def record_event(
@@ -51,52 +35,120 @@ def record_event(
     subject_id: str,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event linked to the latest; call it last in a transaction.
-
-    Appends must be serialized or two transactions would link to the same predecessor. On
-    PostgreSQL a transaction-scoped advisory lock does that until commit; SQLite allows one
-    writer at a time, and flushing first makes this transaction that writer.
-    """
-    session.flush()
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:lock_id)"), {"lock_id": _CHAIN_LOCK_ID})
-    previous_hash = session.scalar(
-        select(AuditEvent.event_hash).order_by(AuditEvent.id.desc()).limit(1)
-    )
-    previous_hash = previous_hash or GENESIS_HASH
-    details = details or {}
     event = AuditEvent(
         occurred_at=occurred_at,
         actor=actor,
         action=action,
         subject_type=subject_type,
         subject_id=subject_id,
-        details=details,
-        previous_hash=previous_hash,
-        event_hash=_event_hash(
-            previous_hash, occurred_at, actor, action, subject_type, subject_id, details
-        ),
+        details=details or {},
     )
     session.add(event)
-    session.flush()
     return event
 
 
-def verify_chain(session: Session) -> list[int]:
-    """Ids of events whose content or link no longer matches; empty when the chain is intact."""
-    broken: list[int] = []
-    expected_previous = GENESIS_HASH
-    for event in session.scalars(select(AuditEvent).order_by(AuditEvent.id)):
-        recomputed = _event_hash(
-            event.previous_hash,
-            event.occurred_at,
+def _event_hash(event: AuditEvent, previous_hash: str) -> str:
+    canonical = json.dumps(
+        [
+            event.chain_seq,
+            previous_hash,
+            event.occurred_at.isoformat(),
             event.actor,
             event.action,
             event.subject_type,
             event.subject_id,
             event.details,
+        ],
+        ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _locked_head(session: Session) -> AuditChainHead:
+    """The head row (created by the migration), locked for the rest of this transaction.
+
+    The no-op UPDATE takes PostgreSQL's row lock and makes this SQLite's one writing
+    transaction before anything is read, so two sealers take turns instead of both linking
+    the same events.
+    """
+    session.execute(
+        update(AuditChainHead)
+        .where(AuditChainHead.id == HEAD_ID)
+        .values(last_seq=AuditChainHead.last_seq)
+    )
+    return session.execute(select(AuditChainHead).where(AuditChainHead.id == HEAD_ID)).scalar_one()
+
+
+def seal_pending(session: Session, batch_size: int = SEAL_BATCH_SIZE) -> int:
+    """Link committed events that are not yet in the chain; returns how many were sealed."""
+    head = _locked_head(session)
+    pending = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.chain_seq.is_(None))
+        .order_by(AuditEvent.id)
+        .limit(batch_size)
+    ).all()
+    for event in pending:
+        event.chain_seq = head.last_seq + 1
+        event.previous_hash = head.last_hash
+        event.event_hash = _event_hash(event, head.last_hash)
+        head.last_seq = event.chain_seq
+        head.last_hash = event.event_hash
+    session.flush()
+    return len(pending)
+
+
+def seal_all(session: Session) -> int:
+    sealed = 0
+    while batch := seal_pending(session):
+        sealed += batch
+    return sealed
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    sealed_events: int
+    unsealed_events: int
+    broken_event_ids: list[int]
+    # False when events after the last intact one were deleted, or the head row was edited.
+    head_matches: bool
+
+    @property
+    def is_intact(self) -> bool:
+        return not self.broken_event_ids and self.head_matches
+
+
+def verify_chain(session: Session) -> ChainCheck:
+    """Recompute every sealed event's hash and link; a deleted event shows up as its
+    successor's broken link, a deleted last event as a head that no longer matches."""
+    broken: list[int] = []
+    expected_seq, expected_previous = 1, GENESIS_HASH
+    sealed = 0
+    events = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.chain_seq.is_not(None))
+        .order_by(AuditEvent.chain_seq)
+        .execution_options(yield_per=2000)
+    )
+    for event in events:
+        sealed += 1
+        intact = (
+            event.chain_seq == expected_seq
+            and event.previous_hash == expected_previous
+            and event.event_hash == _event_hash(event, expected_previous)
         )
-        if event.previous_hash != expected_previous or recomputed != event.event_hash:
+        if not intact:
             broken.append(event.id)
-        expected_previous = event.event_hash
-    return broken
+        expected_seq = (event.chain_seq or 0) + 1
+        expected_previous = event.event_hash or ""
+    head = session.get(AuditChainHead, HEAD_ID)
+    head_matches = head is not None and (head.last_seq, head.last_hash) == (
+        expected_seq - 1,
+        expected_previous,
+    )
+    unsealed = session.scalar(
+        select(func.count()).select_from(AuditEvent).where(AuditEvent.chain_seq.is_(None))
+    )
+    return ChainCheck(sealed, unsealed or 0, broken, head_matches)

@@ -30,11 +30,22 @@ def upgrade() -> None:
         sa.Column("subject_type", sa.String(length=32), nullable=False),
         sa.Column("subject_id", sa.String(length=64), nullable=False),
         sa.Column("details", JSON_TYPE, nullable=False),
-        sa.Column("previous_hash", sa.String(length=64), nullable=False),
-        sa.Column("event_hash", sa.String(length=64), nullable=False),
+        sa.Column("chain_seq", sa.Integer(), nullable=True),
+        sa.Column("previous_hash", sa.String(length=64), nullable=True),
+        sa.Column("event_hash", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_event")),
+        sa.UniqueConstraint("chain_seq", name=op.f("uq_audit_event_chain_seq")),
         sa.UniqueConstraint("event_hash", name=op.f("uq_audit_event_event_hash")),
     )
+    audit_chain_head = op.create_table(
+        "audit_chain_head",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("last_seq", sa.Integer(), nullable=False),
+        sa.Column("last_hash", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_chain_head")),
+    )
+    # The one head row exists from the start, so concurrent sealers only ever lock it.
+    op.bulk_insert(audit_chain_head, [{"id": 1, "last_seq": 0, "last_hash": "0" * 64}])
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_audit_event_action"), ["action"], unique=False)
         batch_op.create_index(batch_op.f("ix_audit_event_subject_id"), ["subject_id"], unique=False)
@@ -221,4 +232,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_audit_event_subject_id"))
         batch_op.drop_index(batch_op.f("ix_audit_event_action"))
 
+    op.drop_table("audit_chain_head")
     op.drop_table("audit_event")
