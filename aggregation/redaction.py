@@ -528,7 +528,7 @@ _EN_NAME_STOPWORDS = (
     "|He|She|They|We|You|It|This|That|Who|Company|Inc|Ltd|LLC|Bank|Credit|Customer|Service"
     "|Collection|Collections|Agency|Her|His|Their|Our|Your|Case|Number|No|Date|Amount|Reference"
     "|Order|Contract|Dear|Hi|Hello|Thanks|Thank|Best|Regards|Street|Avenue|Road|Apt|Suite"
-    "|Not|Unknown|None"
+    "|Not|Unknown|None|Myself|Without|Prejudice|By|Sent|Via|Attn|Re|Am|Power|Attorney"
 )
 _EN_NAME_WORD = (
     rf"(?!(?:{_EN_NAME_STOPWORDS})(?![A-Za-z]))"
@@ -563,10 +563,20 @@ _EN_NAME_RE = re.compile(
 )
 
 
+# "a company named Mosaic", "Company Name: Experian": what is named there is a business.
+_EN_ORGANIZATION_BEFORE_RE = re.compile(
+    r"(?:company|business|firm|lender|app|agency|bank|organi[sz]ation|store|website|platform"
+    r"|servicer|account)\s*$",
+    re.IGNORECASE,
+)
+
+
 def _find_en_names(s: str) -> Iterator[_Candidate]:
     for match in _EN_NAME_RE.finditer(s):
         # Introducers must start a word ("renamed Bob" is no introduction).
         if match.start() and s[match.start() - 1].isalpha():
+            continue
+        if _EN_ORGANIZATION_BEFORE_RE.search(s, max(0, match.start() - 20), match.start()):
             continue
         yield RedactionKind.PERSON_NAME, match.start("name"), match.end("name")
 
