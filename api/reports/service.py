@@ -82,6 +82,11 @@ def resolve_region(typed: str) -> str | None:
     return _regions()[1].get(normalize_name(typed))
 
 
+def list_regions(country_code: str) -> list[Region]:
+    """Regions of one country (ISO 3166-1 alpha-2), in the shipped file's order."""
+    return [r for r in _regions()[0].values() if r.code.startswith(f"{country_code}-")]
+
+
 def region_by_code(code: str) -> Region | None:
     return _regions()[0].get(code)
 
