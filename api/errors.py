@@ -32,6 +32,20 @@ class DomainError(Exception):
         return {"error": self.code, "detail": translate(language, self.detail_key, **self.params)}
 
 
+class Unauthorized(DomainError):
+    """No valid staff session: log in first."""
+
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(DomainError):
+    """Logged in, but this role may not do this (or the CSRF token was missing or wrong)."""
+
+    status_code = 403
+    code = "forbidden"
+
+
 class NotFound(DomainError):
     status_code = 404
     code = "not_found"

@@ -1,0 +1,1 @@
+"""Staff: accounts for organizers, lawyers and admins, login sessions and role checks."""
