@@ -1,0 +1,1 @@
+"""Clusters: grouping runs over the active reports, their clusters and memberships."""
