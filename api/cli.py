@@ -1,20 +1,26 @@
 """`gongsu` / `python -m api`: migrate, load reference data, import, serve."""
 
 import argparse
+import getpass
 import logging
 import sys
 import time
 from pathlib import Path
 
 from alembic import command
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from api.audit import service as audit_service
 from api.config import PACKAGE_DATA_DIR, Settings
-from api.db import alembic_config, make_engine, make_sessionmaker
+from api.db import alembic_config, make_engine, make_sessionmaker, utc_now
+from api.errors import Conflict, pydantic_problems, validation_body
 from api.imports import service as import_service
 from api.lenders import service as lender_service
 from api.reports import service as report_service
+from api.staff import service as staff_service
+from api.staff.models import StaffRole
+from api.staff.schemas import StaffCreate
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -111,6 +117,68 @@ def verify_audit_log(settings: Settings) -> int:
     return 1
 
 
+def _login_url(settings: Settings) -> str:
+    return f"http://{settings.host}:{settings.port}/staff/login"
+
+
+def first_staff_login(settings: Settings, demo_requested: bool) -> None:
+    """Say how to log in as staff; on a demo with no staff yet, open one account per role."""
+    wants_demo = demo_requested and settings.demo and settings.env != "production"
+    with _session(settings) as session, session.begin():
+        if staff_service.count_staff(session):
+            print(f"staff login: {_login_url(settings)}")
+            return
+        if not wants_demo:
+            print("staff login: no staff accounts yet; create the first admin with")
+            print("  python -m api create-admin EMAIL")
+            return
+        accounts = staff_service.create_demo_staff(session, now=utc_now())
+    # Printed after the commit, and only this once: the database keeps only the hashes.
+    print(f"demo staff logins (shown only this once) at {_login_url(settings)}:")
+    for user, password in accounts:
+        print(f"  {user.role:<9} {user.email} / {password}")
+
+
+def _read_new_password(from_stdin: bool) -> str | None:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass("password for the new admin: ")
+    if getpass.getpass("the same password again: ") != password:
+        print("create-admin: the two passwords differ; nothing created", file=sys.stderr)
+        return None
+    return password
+
+
+def create_admin(settings: Settings, email: str, name: str | None, password_stdin: bool) -> int:
+    password = _read_new_password(password_stdin)
+    if password is None:
+        return 1
+    try:
+        data = StaffCreate(
+            email=email,
+            display_name=name or email.strip().partition("@")[0] or "admin",
+            role=StaffRole.admin,
+            password=password,
+        )
+    except ValidationError as error:
+        problems = validation_body("en", pydantic_problems(list(error.errors())))["errors"]
+        for problem in problems:
+            print(f"create-admin: {problem['field']} {problem['message']}", file=sys.stderr)
+        return 2
+    try:
+        with _session(settings) as session, session.begin():
+            user = staff_service.create_staff(
+                session, data, actor="system", now=utc_now(), via="cli"
+            )
+    except Conflict:
+        print(
+            f"create-admin: {data.email} already has an account; nothing created", file=sys.stderr
+        )
+        return 1
+    print(f"admin account {user.id} created for {data.email}; log in at {_login_url(settings)}")
+    return 0
+
+
 def serve(settings: Settings) -> None:
     import uvicorn
 
@@ -134,6 +202,16 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("unmapped-lenders", help="list lender names nobody has mapped yet")
     commands.add_parser("serve", help="serve the web application")
     commands.add_parser("verify-audit", help="seal pending audit events and check the chain")
+    create_admin_parser = commands.add_parser(
+        "create-admin", help="open an admin account (asks for its password)"
+    )
+    create_admin_parser.add_argument("email", metavar="EMAIL", help="the admin's e-mail address")
+    create_admin_parser.add_argument("--name", help="display name (default: EMAIL before the @)")
+    create_admin_parser.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input instead of asking",
+    )
     setup = commands.add_parser("setup", help="migrate, load lenders and (if empty) the demo data")
     setup.add_argument("--no-demo", action="store_true", help="do not load the demo reports")
     import_cfpb_parser = commands.add_parser(
@@ -158,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         migrate(settings)
         load_lenders(settings)
         load_demo(settings, requested=not args.no_demo)
+        first_staff_login(settings, demo_requested=not args.no_demo)
         seal_audit_log(settings)
     elif args.command == "import-cfpb":
         status = import_cfpb(settings, args.file, args.limit)
@@ -165,6 +244,10 @@ def main(argv: list[str] | None = None) -> int:
         return status
     elif args.command == "verify-audit":
         return verify_audit_log(settings)
+    elif args.command == "create-admin":
+        status = create_admin(settings, args.email, args.name, args.password_stdin)
+        seal_audit_log(settings)
+        return status
     elif args.command == "serve":
         serve(settings)
     return 0

@@ -11,6 +11,8 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.audit import service as audit_service
+from api.campaigns.pages import router as campaign_pages
+from api.campaigns.router import router as campaign_router
 from api.config import Settings
 from api.db import make_engine, make_sessionmaker
 from api.errors import install_error_handlers
@@ -19,6 +21,9 @@ from api.middleware import AccessLog, BodySizeLimit
 from api.reports.pages import router as report_pages
 from api.reports.router import router as report_router
 from api.security import SlidingWindowLimiter
+from api.staff.pages import install_page_handlers as install_staff_page_handlers
+from api.staff.pages import router as staff_pages
+from api.staff.router import router as staff_router
 
 logger = logging.getLogger("gongsu")
 
@@ -65,9 +70,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.receipt_limiter = SlidingWindowLimiter(
         settings.receipt_lookups_per_window, settings.receipt_lookup_window_seconds
     )
+    app.state.staff_login_limiter = SlidingWindowLimiter(
+        settings.staff_logins_per_window, settings.staff_login_window_seconds
+    )
     app.state.templates = Jinja2Templates(directory=settings.frontend_dir / "templates")
 
     install_error_handlers(app)
+    install_staff_page_handlers(app)
     app.add_middleware(
         BodySizeLimit,
         json_max_bytes=settings.json_body_max_bytes,
@@ -78,6 +87,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(lender_router)
     app.include_router(report_router)
     app.include_router(report_pages)
+    app.include_router(staff_router)
+    app.include_router(staff_pages)
+    app.include_router(campaign_router)
+    app.include_router(campaign_pages)
     app.mount("/static", StaticFiles(directory=settings.frontend_dir / "static"), name="static")
 
     @app.get("/healthz", include_in_schema=False)

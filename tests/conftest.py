@@ -83,7 +83,13 @@ def db_session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(data_dir=tmp_path / "data", database_url=database_url, demo=False)
+    # The audit sealer thread would share the test's connection; tests seal explicitly.
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        demo=False,
+        audit_seal_interval_s=3600,
+    )
 
 
 @pytest.fixture
