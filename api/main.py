@@ -20,6 +20,7 @@ from api.lenders.router import router as lender_router
 from api.middleware import AccessLog, BodySizeLimit
 from api.reports.pages import router as report_pages
 from api.reports.router import router as report_router
+from api.reports.service import ReportHooks
 from api.security import SlidingWindowLimiter
 from api.staff.pages import install_page_handlers as install_staff_page_handlers
 from api.staff.pages import router as staff_pages
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.staff_logins_per_window, settings.staff_login_window_seconds
     )
     app.state.templates = Jinja2Templates(directory=settings.frontend_dir / "templates")
+    app.state.report_hooks = ReportHooks()
 
     install_error_handlers(app)
     install_staff_page_handlers(app)

@@ -506,6 +506,7 @@ def post_report_form(
                 evidence=parsed.uploads,
                 evidence_dir=settings.evidence_dir,
                 evidence_limits=evidence_limits(settings),
+                hooks=request.app.state.report_hooks,
             )
             return _render(request, "receipt.html", {"code": code, "report": report}, private=True)
         preview = report_service.preview_report(session, submission)
@@ -738,5 +739,5 @@ def post_withdraw(request: Request, code: str, session: SessionDep, form: FormDe
     if _text(form, "confirm") != "yes":
         errors = [{"field": "confirm", "message": translate(language, "withdraw.confirm_needed")}]
         return _status_with_errors(request, session, report, code, {"confirm": ""}, errors, 422)
-    report_service.withdraw_report(session, report=report)
+    report_service.withdraw_report(session, report=report, hooks=request.app.state.report_hooks)
     return _after(code, "withdrawn")

@@ -64,6 +64,7 @@ def submit_report(
         source=ReportSource.api,
         evidence_dir=settings.evidence_dir,
         evidence_limits=evidence_limits(settings),
+        hooks=request.app.state.report_hooks,
     )
     return ReportReceipt(report_id=report.id, receipt_code=code)
 
@@ -127,8 +128,8 @@ def add_evidence(
     responses=_ERRORS,
     dependencies=[ReceiptLookup],
 )
-def withdraw_report(code: str, session: SessionDep) -> ReceiptStatus:
+def withdraw_report(code: str, request: Request, session: SessionDep) -> ReceiptStatus:
     """Withdraw the report: it leaves every later grouping and export at once."""
     report = report_service.get_report_by_receipt(session, code)
-    report_service.withdraw_report(session, report=report)
+    report_service.withdraw_report(session, report=report, hooks=request.app.state.report_hooks)
     return report_service.receipt_status(session, report)

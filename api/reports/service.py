@@ -8,7 +8,8 @@ import csv
 import re
 import uuid
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -53,6 +54,24 @@ from api.reports.schemas import (
     ReportUpdateRead,
 )
 from api.security import new_receipt_code, receipt_hash
+
+ReportHook = Callable[[Session, Report], None]
+
+
+@dataclass
+class ReportHooks:
+    """What higher domains do when a report is filed or withdrawn, in the same transaction.
+
+    Reports sit below clusters and campaigns and cannot import them, so the application
+    (api.main) registers their reactions here: grouping a new report at once, and removing a
+    withdrawn reporter's identity from campaigns not yet filed.
+    """
+
+    submitted: list[ReportHook] = field(default_factory=list)
+    withdrawn: list[ReportHook] = field(default_factory=list)
+
+
+NO_HOOKS = ReportHooks()
 
 
 @dataclass(frozen=True)
@@ -230,6 +249,7 @@ def submit_report(
     evidence: list[EvidenceUpload] = (),  # type: ignore[assignment]
     evidence_dir: Path,
     evidence_limits: EvidenceLimits,
+    hooks: ReportHooks = NO_HOOKS,
 ) -> tuple[Report, str]:
     """File a report; returns it with the receipt code, which exists nowhere else afterwards."""
     now = utc_minute_now()
@@ -284,6 +304,8 @@ def submit_report(
             "redactions": redacted.redaction_counts,
         },
     )
+    for hook in hooks.submitted:
+        hook(session, report)
     return report, receipt_code
 
 
@@ -460,7 +482,7 @@ def add_evidence(
     )
 
 
-def withdraw_report(session: Session, *, report: Report) -> Report:
+def withdraw_report(session: Session, *, report: Report, hooks: ReportHooks = NO_HOOKS) -> Report:
     """Withdraw: the report stays (evidence is never destroyed silently) but leaves every
     later grouping and export, which select active reports only."""
     if report.status == ReportStatus.withdrawn:
@@ -477,6 +499,8 @@ def withdraw_report(session: Session, *, report: Report) -> Report:
         subject_type="report",
         subject_id=report.id,
     )
+    for hook in hooks.withdrawn:
+        hook(session, report)
     return report
 
 
