@@ -33,12 +33,20 @@ def parse_language(value: str | None) -> Language | None:
 
 
 def request_language(connection: HTTPConnection) -> Language:
-    """`?lang=` first, then the `lang` cookie the language switch sets, then Accept-Language."""
+    """`?lang=` first, then the `lang` cookie the language switch sets; then, for the JSON API
+    only, Accept-Language.
+
+    Pages are Chinese first whatever the browser says, because the people they are for are
+    Chinese borrowers whose phones and borrowed computers often send English preferences; the
+    switch on every page changes it and is remembered. API clients choose by Accept-Language.
+    """
     chosen = parse_language(connection.query_params.get("lang")) or parse_language(
         connection.cookies.get("lang")
     )
     if chosen:
         return chosen
+    if not connection.url.path.startswith("/api/"):
+        return DEFAULT_LANGUAGE
     header = connection.headers.get("accept-language", "")
     ranked: list[tuple[float, int, Language]] = []
     for position, part in enumerate(header.split(",")):

@@ -78,7 +78,7 @@ def test_the_form_shows_errors_beside_the_fields(organizer: Browser, two_cluster
 def test_list_shows_deadlines_and_the_minimum(organizer: Browser, two_clusters: dict) -> None:
     _create(organizer, title="美国集团诉讼", channel="us_class_action", jurisdiction="US-CA")
 
-    page = organizer.get(PAGES, headers={"Accept-Language": "en"})
+    page = organizer.get(PAGES, params={"lang": "en"})
 
     assert page.status_code == 200
     assert "美国集团诉讼" in page.text
@@ -92,7 +92,7 @@ def test_detail_warns_below_the_minimum_and_shows_verify_labels(
 ) -> None:
     campaign = _create(organizer, channel="us_class_action", jurisdiction="US-CA")
 
-    page = organizer.get(f"{PAGES}/{campaign['id']}", headers={"Accept-Language": "en"})
+    page = organizer.get(f"{PAGES}/{campaign['id']}", params={"lang": "en"})
 
     assert 'id="below-min"' in page.text
     assert "fewer than the 40 this channel needs" in page.text

@@ -116,11 +116,12 @@ def test_every_input_has_a_label(client: TestClient) -> None:
     ("request_kwargs", "expected"),
     [
         ({"params": {"lang": "en"}}, "en"),
-        ({"headers": {"Accept-Language": "en-US,en;q=0.9"}}, "en"),
-        ({"headers": {"Accept-Language": "en;q=0.5,zh-CN;q=0.9"}}, "zh-CN"),
+        # Pages stay Chinese first whatever the browser prefers; only the switch changes them.
+        ({"headers": {"Accept-Language": "en-US,en;q=0.9"}}, "zh-CN"),
+        ({}, "zh-CN"),
     ],
 )
-def test_form_language_follows_query_then_accept_language(
+def test_form_language_follows_the_switch_not_the_browser(
     client: TestClient, request_kwargs: dict[str, object], expected: str
 ) -> None:
     html = client.get("/", **request_kwargs).text  # type: ignore[arg-type]
@@ -404,7 +405,7 @@ def test_wrong_code_gives_a_localized_404_page(client: TestClient) -> None:
     assert response.headers["content-type"].startswith("text/html")
     assert "找不到这个回执码对应的报告" in response.text
 
-    english = client.get("/r/GS-NOPE-NOPE", headers={"Accept-Language": "en"})
+    english = client.get("/r/GS-NOPE-NOPE", params={"lang": "en"})
     assert english.status_code == 404
     assert "No report matches this receipt code" in english.text
     for action in ("update", "evidence", "withdraw"):
@@ -421,3 +422,9 @@ def test_receipt_pages_share_the_json_rate_limit(client: TestClient) -> None:
     assert response.status_code == 429
     assert response.headers["content-type"].startswith("text/html")
     assert "请求过于频繁" in response.text
+
+
+def test_the_language_switch_is_remembered_in_a_cookie(client: TestClient) -> None:
+    client.get("/", params={"lang": "en"})
+
+    assert '<html lang="en"' in client.get("/").text

@@ -193,7 +193,7 @@ def test_non_admins_get_403(client: TestClient, db_session: Session) -> None:
             "/api/v1/staff/users", json=_new_account(role="admin"), headers=headers
         )
         assert created.status_code == 403
-        page = staff_client.get("/staff/users", headers={"Accept-Language": "en"})
+        page = staff_client.get("/staff/users", params={"lang": "en"})
         assert page.status_code == 403
         assert translate("en", "staff.forbidden.heading") in page.text
         assert staff_client.get("/staff").status_code == 200
@@ -245,7 +245,7 @@ def test_page_form_errors_come_back_beside_the_fields(
     response = client.post(
         "/staff/users",
         data={**_new_account(password="short", email="bad"), "csrf_token": csrf},
-        headers={"Accept-Language": "en"},
+        params={"lang": "en"},
     )
     assert response.status_code == 422
     assert 'id="err-f-password"' in response.text
@@ -256,7 +256,7 @@ def test_page_form_errors_come_back_beside_the_fields(
     taken = client.post(
         "/staff/users",
         data={**_new_account(email=admin.email), "csrf_token": csrf},
-        headers={"Accept-Language": "en"},
+        params={"lang": "en"},
     )
     assert taken.status_code == 409
     assert translate("en", "staff.error.email_taken") in taken.text
@@ -268,7 +268,7 @@ def test_pages_refuse_a_missing_or_wrong_form_token(
     admin = make_staff(db_session, StaffRole.admin)
     open_session(client, db_session, admin)
     for data in (_new_account(), {**_new_account(), "csrf_token": "guessed"}):
-        response = client.post("/staff/users", data=data, headers={"Accept-Language": "en"})
+        response = client.post("/staff/users", data=data, params={"lang": "en"})
         assert response.status_code == 403
         assert translate("en", "staff.error.csrf") in response.text
     assert db_session.scalar(select(func.count()).select_from(StaffUser)) == 1
