@@ -83,7 +83,11 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _begin_sqlite(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # IMMEDIATE takes SQLite's write lock at the start. A deferred transaction that reads and
+    # then writes fails at once ("database is locked") when another one committed in between,
+    # whatever the busy timeout; taking the lock first makes writers queue instead. SQLite is
+    # the small-deployment default, where queueing requests costs little.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(database_url: str) -> Engine:

@@ -83,6 +83,9 @@ def _locked_head(session: Session) -> AuditChainHead:
 
 def seal_pending(session: Session, batch_size: int = SEAL_BATCH_SIZE) -> int:
     """Link committed events that are not yet in the chain; returns how many were sealed."""
+    if session.scalar(select(AuditEvent.id).where(AuditEvent.chain_seq.is_(None)).limit(1)) is None:
+        # Nothing to seal: take no lock, so an idle sealer never gets in a request's way.
+        return 0
     head = _locked_head(session)
     pending = session.scalars(
         select(AuditEvent)

@@ -1,10 +1,15 @@
 """The only code that moves data between the database and the aggregation engine's frames."""
 
+import math
+
+import numpy as np
 import pandas as pd
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from api.clusters.models import Cluster, ClusteringRun, ClusterMembership
+from aggregation import ReviewDecision as EngineDecision
+from aggregation import columns as col
+from api.clusters.models import Cluster, ClusteringRun, ClusterMembership, ReviewDecision
 from api.lenders.models import Lender
 from api.reports.models import Report, ReportStatus
 
@@ -59,7 +64,34 @@ def lender_names(session: Session) -> dict[str, list[str]]:
     return names
 
 
+_CLUSTER_TABLE_FIELDS = {
+    col.CLUSTER_ID,
+    col.LENDER,
+    col.SIZE,
+    col.DUPLICATE_COUNT,
+    col.IS_SHOWN,
+    col.LABEL,
+    col.KEYWORDS,
+    col.REPRESENTATIVE_REPORT_IDS,
+}
+
+
+def _json_ready(value: object) -> object:
+    """numpy scalars and arrays from the engine as plain JSON values."""
+    if isinstance(value, dict):
+        return {str(key): _json_ready(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_json_ready(item) for item in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
 def save_clusters(session: Session, run: ClusteringRun, clusters: pd.DataFrame) -> None:
+    """One row per cluster; everything the engine computed beyond the table's own columns
+    (month range, category shares, APR shares, is_new, merged ids…) goes into `statistics`."""
     if clusters.empty:
         return
     session.execute(
@@ -67,51 +99,80 @@ def save_clusters(session: Session, run: ClusteringRun, clusters: pd.DataFrame) 
         [
             {
                 "run_id": run.id,
-                "cluster_key": row["cluster_id"],
-                "lender_key": row["lender"],
-                "label": row.get("label"),
-                "size": int(row["size"]),
-                "duplicate_count": int(row.get("duplicate_count", 0)),
-                "keywords": list(row["keywords"]),
-                "representative_report_ids": list(row["representative_report_ids"]),
-                "statistics": row["statistics"],
+                "cluster_key": row[col.CLUSTER_ID],
+                "lender_key": row[col.LENDER],
+                "label": _text_or_none(row[col.LABEL]),
+                "size": int(row[col.SIZE]),
+                "duplicate_count": int(row[col.DUPLICATE_COUNT]),
+                "is_shown": bool(row[col.IS_SHOWN]),
+                "keywords": _json_ready(list(row[col.KEYWORDS])),
+                "representative_report_ids": _json_ready(list(row[col.REPRESENTATIVE_REPORT_IDS])),
+                "statistics": _json_ready(
+                    {k: v for k, v in row.items() if k not in _CLUSTER_TABLE_FIELDS}
+                ),
             }
             for row in clusters.to_dict("records")
         ],
     )
 
 
-def _id_or_none(value: object) -> str | None:
-    # pandas gives NaN or None for a missing id, depending on the column's dtype.
+def _text_or_none(value: object) -> str | None:
+    # pandas gives NaN or None for a missing value, depending on the column's dtype.
     return value if isinstance(value, str) else None
 
 
 def save_memberships(
     session: Session, run: ClusteringRun, assignments: pd.DataFrame, batch_size: int = 10_000
 ) -> None:
+    wanted = [
+        col.REPORT_ID,
+        col.CLUSTER_ID,
+        col.BASE_CLUSTER_ID,
+        col.DUPLICATE_OF,
+        col.CENTROID_SIMILARITY,
+    ]
     records = [
         {
             "run_id": run.id,
-            "report_id": row["report_id"],
-            "cluster_key": row["cluster_id"] if isinstance(row["cluster_id"], str) else None,
-            "duplicate_of_id": row["duplicate_of"]
-            if isinstance(row["duplicate_of"], str)
-            else None,
+            "report_id": row[col.REPORT_ID],
+            "cluster_key": _text_or_none(row[col.CLUSTER_ID]),
+            "base_cluster_key": _text_or_none(row[col.BASE_CLUSTER_ID]),
+            "duplicate_of_id": _text_or_none(row[col.DUPLICATE_OF]),
             "assigned_by": "run",
-            "similarity": None,
+            "similarity": _json_ready(row[col.CENTROID_SIMILARITY]),
         }
-        for row in assignments[["report_id", "cluster_id", "duplicate_of"]].to_dict("records")
+        for row in assignments[wanted].to_dict("records")
     ]
     for start in range(0, len(records), batch_size):
         session.execute(insert(ClusterMembership), records[start : start + batch_size])
 
 
+def load_decisions(session: Session) -> list[EngineDecision]:
+    """Every organizer decision, oldest first: the engine re-applies them in this order."""
+    return [
+        EngineDecision(
+            decision_id=str(decision.id),
+            kind=str(decision.kind),
+            cluster_ids=tuple(decision.cluster_keys),
+            report_ids=tuple(decision.report_ids),
+            label=decision.label,
+            duplicate_of=decision.duplicate_of_id,
+        )
+        for decision in session.scalars(select(ReviewDecision).order_by(ReviewDecision.id))
+    ]
+
+
 def load_previous_assignments(session: Session, run: ClusteringRun | None) -> pd.DataFrame | None:
+    """The last run's placements, which the engine matches new clusters against for stable ids."""
     if run is None:
         return None
     rows = session.execute(
-        select(ClusterMembership.report_id, ClusterMembership.cluster_key.label("cluster_id"))
-        .where(ClusterMembership.run_id == run.id, ClusterMembership.cluster_key.is_not(None))
+        select(
+            ClusterMembership.report_id,
+            ClusterMembership.cluster_key,
+            ClusterMembership.base_cluster_key,
+        )
+        .where(ClusterMembership.run_id == run.id, ClusterMembership.assigned_by == "run")
         .order_by(ClusterMembership.report_id)
     ).all()
-    return pd.DataFrame(rows, columns=["report_id", "cluster_id"])
+    return pd.DataFrame(rows, columns=[col.REPORT_ID, col.CLUSTER_ID, col.BASE_CLUSTER_ID])

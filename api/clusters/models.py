@@ -2,7 +2,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db import Base, JsonColumn
@@ -65,6 +65,8 @@ class Cluster(Base):
     label: Mapped[str | None] = mapped_column(String(200))
     size: Mapped[int]
     duplicate_count: Mapped[int]
+    # Below the run's minimum size a cluster keeps its id but the dashboard leaves it out.
+    is_shown: Mapped[bool] = mapped_column(default=True, server_default=true())
     keywords: Mapped[list[str]] = mapped_column(JsonColumn)
     representative_report_ids: Mapped[list[str]] = mapped_column(JsonColumn)
     statistics: Mapped[dict[str, Any]] = mapped_column(JsonColumn)
@@ -82,6 +84,8 @@ class ClusterMembership(Base):
         ForeignKey("report.id", ondelete="CASCADE"), primary_key=True
     )
     cluster_key: Mapped[str | None] = mapped_column(String(40), index=True)
+    # The automatic grouping's id before organizer decisions: the next run matches ids on it.
+    base_cluster_key: Mapped[str | None] = mapped_column(String(40))
     duplicate_of_id: Mapped[str | None] = mapped_column(String(32))
     # "run" when the full grouping placed it, "incremental" when assigned on submission.
     assigned_by: Mapped[str] = mapped_column(String(16))

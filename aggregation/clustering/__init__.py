@@ -1,0 +1,23 @@
+"""Grievance clustering: per-lender groups of similar reports with stable ids.
+
+Public entry points: `cluster_reports` (a full run), `assign_report` (place one new report with
+the run's `ClusterIndex`), `ClusteringParams`, `ClusteringResult`, `ReviewDecision`, and the
+column names in `columns`.
+"""
+
+from aggregation.clustering import columns
+from aggregation.clustering.decisions import DECISION_KINDS, ReviewDecision
+from aggregation.clustering.engine import ClusteringResult, cluster_reports
+from aggregation.clustering.index import ClusterIndex, assign_report
+from aggregation.clustering.params import ClusteringParams
+
+__all__ = [
+    "DECISION_KINDS",
+    "ClusterIndex",
+    "ClusteringParams",
+    "ClusteringResult",
+    "ReviewDecision",
+    "assign_report",
+    "cluster_reports",
+    "columns",
+]

@@ -1,0 +1,183 @@
+"""In-memory index of a clustering run for placing one new report without re-running everything.
+
+The index keeps, per lender, the matrix of cluster centroids (unnormalized means of the members'
+unit LSA vectors), so placing a report costs one projection plus one matrix-vector product over
+that lender's clusters, independent of the total number of reports. Copies are found with the
+run's MinHash band keys, kept sorted per band for binary search. Everything is numpy arrays,
+strings and the fitted `FeatureSpace`, so the index pickles as is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from aggregation.clustering import columns as col
+from aggregation.clustering.duplicates import (
+    ShingleSettings,
+    band_keys,
+    estimated_jaccard,
+    lender_hash,
+    shingle_text,
+    signatures,
+)
+from aggregation.clustering.features import (
+    FeatureSpace,
+    LenderNameMasker,
+    clustering_text,
+    term_hasher,
+)
+from aggregation.clustering.params import ClusteringParams
+
+
+@dataclass(frozen=True)
+class LenderCentroids:
+    cluster_ids: np.ndarray  # str, one per row of `centroids`
+    centroids: np.ndarray  # float32 (clusters × dimensions)
+
+
+@dataclass(frozen=True)
+class CopyIndex:
+    """MinHash signatures of indexed reports with their band keys sorted per band."""
+
+    report_ids: np.ndarray  # str per indexed row
+    original_ids: np.ndarray  # str: the row's original (itself when it is not a duplicate)
+    cluster_ids: np.ndarray  # str: the original's cluster
+    signatures: np.ndarray  # uint32 (rows × bins)
+    sorted_band_keys: np.ndarray  # uint64 (bands × rows), each band sorted
+    row_of_sorted_key: np.ndarray  # int32 (bands × rows)
+
+
+@dataclass(frozen=True)
+class ClusterIndex:
+    params: ClusteringParams
+    feature_space: FeatureSpace
+    lender_names: Mapping[str, tuple[str, ...]]
+    centroids_by_lender: Mapping[str, LenderCentroids]
+    copies: CopyIndex
+    _masker: LenderNameMasker = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_masker", LenderNameMasker(self.lender_names))
+
+    @property
+    def shingle_settings(self) -> ShingleSettings:
+        return shingle_settings_of(self.params)
+
+    @property
+    def cluster_count(self) -> int:
+        return sum(entry.cluster_ids.size for entry in self.centroids_by_lender.values())
+
+
+def shingle_settings_of(params: ClusteringParams) -> ShingleSettings:
+    return ShingleSettings(
+        shingle_chars=params.duplicate_shingle_chars,
+        bin_count=params.minhash_bins,
+        rows_per_band=params.minhash_rows_per_band,
+        min_shingles=params.duplicate_min_shingles,
+        min_jaccard=params.duplicate_min_jaccard,
+    )
+
+
+def build_copy_index(
+    report_ids: np.ndarray,
+    original_ids: np.ndarray,
+    cluster_ids: np.ndarray,
+    signature_rows: np.ndarray,
+    lenders: np.ndarray,
+    settings: ShingleSettings,
+) -> CopyIndex:
+    lender_keys = np.array([lender_hash(lender) for lender in lenders], dtype=np.uint64)
+    keys = band_keys(signature_rows, lender_keys, settings).T
+    order = np.argsort(keys, axis=1, kind="stable").astype(np.int32)
+    return CopyIndex(
+        report_ids=report_ids,
+        original_ids=original_ids,
+        cluster_ids=cluster_ids,
+        signatures=signature_rows,
+        sorted_band_keys=np.take_along_axis(keys, order, axis=1),
+        row_of_sorted_key=order,
+    )
+
+
+def build_centroids(
+    cluster_ids: Sequence[str], lenders: Sequence[str], centroids: np.ndarray
+) -> dict[str, LenderCentroids]:
+    frame = pd.DataFrame({"cluster_id": cluster_ids, "lender": lenders})
+    return {
+        str(lender): LenderCentroids(
+            cluster_ids=frame["cluster_id"].to_numpy()[rows].astype(str),
+            centroids=np.ascontiguousarray(centroids[rows], dtype=np.float32),
+        )
+        for lender, rows in frame.groupby("lender", sort=True).indices.items()
+    }
+
+
+def _field(report: Mapping[str, Any] | pd.Series, name: str) -> str:
+    value = report.get(name)
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        raise ValueError(f"report field {name!r} is required")
+    return str(value)
+
+
+def _find_copy(index: ClusterIndex, text: str, lender: str) -> tuple[int, float] | None:
+    settings = index.shingle_settings
+    copies = index.copies
+    if copies.report_ids.size == 0:
+        return None
+    signature, shingle_count = signatures(
+        [shingle_text(text[: index.params.max_text_chars])], settings
+    )
+    if shingle_count[0] < settings.min_shingles:
+        return None
+    keys = band_keys(signature, np.array([lender_hash(lender)], dtype=np.uint64), settings)[0]
+    candidates: set[int] = set()
+    for band, key in enumerate(keys):
+        sorted_keys = copies.sorted_band_keys[band]
+        start = np.searchsorted(sorted_keys, key, side="left")
+        end = np.searchsorted(sorted_keys, key, side="right")
+        candidates.update(int(row) for row in copies.row_of_sorted_key[band, start:end])
+    if not candidates:
+        return None
+    rows = np.array(sorted(candidates))
+    similarity = estimated_jaccard(copies.signatures[rows], signature)
+    best = int(np.lexsort((copies.report_ids[rows], -similarity))[0])
+    if similarity[best] < settings.min_jaccard:
+        return None
+    return int(rows[best]), float(similarity[best])
+
+
+def assign_report(
+    index: ClusterIndex, report: Mapping[str, Any] | pd.Series
+) -> tuple[str | None, str | None, float]:
+    """Place one new report: (cluster_id or None, duplicate_of or None, similarity).
+
+    A copy of an indexed report joins its original's cluster. Otherwise the report joins the
+    lender's cluster it is most similar to (average cosine to the members, the same quantity the
+    run's threshold cut on) when that is at least `min_similarity`; else None until the next
+    run. `similarity` is that average cosine (0.0 when the lender has no clusters). The index is
+    not changed.
+    """
+    text = _field(report, col.TEXT)
+    lender = _field(report, col.LENDER)
+    copy = _find_copy(index, text, lender)
+    duplicate_of = None if copy is None else str(index.copies.original_ids[copy[0]])
+    masked = clustering_text(text[: index.params.max_text_chars], lender, index._masker)
+    vector, coverage = index.feature_space.project(term_hasher().transform([masked]))
+    entry = index.centroids_by_lender.get(lender)
+    if entry is None or entry.cluster_ids.size == 0:
+        return (None if copy is None else str(index.copies.cluster_ids[copy[0]])), duplicate_of, 0.0
+    scores = entry.centroids @ vector[0]
+    if copy is not None:
+        cluster_id = str(index.copies.cluster_ids[copy[0]])
+        matches = np.flatnonzero(entry.cluster_ids == cluster_id)
+        return cluster_id, duplicate_of, float(scores[matches[0]]) if matches.size else 0.0
+    best = int(np.argmax(scores))
+    similarity = float(scores[best])
+    if coverage[0] < index.params.min_coverage or similarity < index.params.min_similarity:
+        return None, None, similarity
+    return str(entry.cluster_ids[best]), None, similarity
