@@ -11,13 +11,22 @@ from api.campaigns.models import (
 from api.clusters.models import Cluster, ClusteringRun, ClusterMembership, ReviewDecision
 from api.db import Base
 from api.evidence.models import EvidenceCustodyEvent, EvidenceFile
+from api.exhibits.models import BatesAssignment, ExhibitBundle
 from api.lenders.models import Lender, LenderAlias
 from api.reports.models import Report, ReportUpdate
+from api.signatories.models import (
+    Consent,
+    ConsentLedgerEntry,
+    ConsentLedgerHead,
+    Signatory,
+    SignatoryIdentity,
+)
 from api.staff.models import StaffSession, StaffUser
 
 __all__ = [
     "AuditChainHead",
     "AuditEvent",
+    "BatesAssignment",
     "Campaign",
     "CampaignCluster",
     "CampaignEvent",
@@ -25,15 +34,21 @@ __all__ = [
     "Cluster",
     "ClusterMembership",
     "ClusteringRun",
+    "Consent",
+    "ConsentLedgerEntry",
+    "ConsentLedgerHead",
     "Base",
     "EvidenceCustodyEvent",
     "EvidenceFile",
+    "ExhibitBundle",
     "FactPatternVersion",
     "Lender",
     "LenderAlias",
     "Report",
     "ReportUpdate",
     "ReviewDecision",
+    "Signatory",
+    "SignatoryIdentity",
     "StaffSession",
     "StaffUser",
 ]

@@ -15,9 +15,12 @@ from api.audit import service as audit_service
 from api.config import PACKAGE_DATA_DIR, Settings
 from api.db import alembic_config, make_engine, make_sessionmaker, utc_now
 from api.errors import Conflict, pydantic_problems, validation_body
+from api.exhibits import verify as bundle_verify
 from api.imports import service as import_service
 from api.lenders import service as lender_service
 from api.reports import service as report_service
+from api.signatories import service as signatory_service
+from api.signatories.crypto import IdentityCryptoError
 from api.staff import service as staff_service
 from api.staff.models import StaffRole
 from api.staff.schemas import StaffCreate
@@ -76,6 +79,8 @@ def load_demo(settings: Settings, requested: bool) -> None:
         print("demo data: not loaded, the database already holds reports")
         return
     _print_import("demo data (CFPB complaints)", counts, time.perf_counter() - started)
+    # Group the demo reports at once, so an organizer has clusters to review on first login.
+    recluster(settings)
 
 
 def _positive_int(text: str) -> int:
@@ -115,6 +120,58 @@ def verify_audit_log(settings: Settings) -> int:
     if not check.head_matches:
         print("audit log: the newest events were deleted, or the chain head was changed")
     return 1
+
+
+def verify_ledger(settings: Settings) -> int:
+    with _session(settings) as session:
+        check = signatory_service.verify_ledger(session)
+    print(f"consent ledger: {check.entries} entries")
+    if check.is_intact:
+        print("consent ledger: intact")
+        return 0
+    for seq in check.broken_seqs:
+        print(f"consent ledger: entry {seq} was changed, or the entry before it was deleted")
+    if not check.head_matches:
+        print("consent ledger: the newest entries were deleted, or the ledger head was changed")
+    for consent_id in check.altered_consent_ids:
+        print(f"consent ledger: consent {consent_id} no longer matches what the ledger recorded")
+    return 1
+
+
+def purge_identities(settings: Settings) -> int:
+    with _session(settings) as session, session.begin():
+        purged = signatory_service.purge_expired_identities(
+            session, utc_now(), retention_days=settings.identity_retention_days
+        )
+    print(
+        f"identities: {purged} signatories' identities deleted "
+        f"(campaigns closed more than {settings.identity_retention_days} days ago)"
+    )
+    return 0
+
+
+def rotate_identity_keys(settings: Settings) -> int:
+    ring = signatory_service.settings_key_ring(settings)
+    try:
+        with _session(settings) as session, session.begin():
+            count = signatory_service.rotate_identity_keys(session, key_ring=ring, now=utc_now())
+    except IdentityCryptoError as error:
+        print(f"rotate-identity-keys: nothing changed: {error}", file=sys.stderr)
+        return 1
+    print(f"identity keys: {count} fields re-encrypted under key {ring.newest_key_id!r}")
+    return 0
+
+
+def verify_bundle(path: Path, expected_sha256: str | None) -> int:
+    """Exit 0 when every file of the bundle matches SHA256SUMS and manifest.json, else 1."""
+    if not path.is_file():
+        print(f"verify-bundle: {path}: no such file", file=sys.stderr)
+        return 1
+    check = bundle_verify.check_bundle(path, expected_sha256)
+    print(f"bundle: {path.name} (SHA-256 {check.bundle_sha256})")
+    for line in check.lines():
+        print(line)
+    return 0 if check.is_intact else 1
 
 
 def _login_url(settings: Settings) -> str:
@@ -179,6 +236,31 @@ def create_admin(settings: Settings, email: str, name: str | None, password_stdi
     return 0
 
 
+def recluster(settings: Settings) -> int:
+    """Run the grouping now, in this process, printing its progress; the same run the
+    organizer's button starts (and refused the same way while another run is going)."""
+    from api.clusters import runner
+    from api.clusters import service as cluster_service
+
+    sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
+    with sessions() as session, session.begin():
+        run_id = cluster_service.request_run(session, requested_by="cli", params={}).id
+    print(f"clustering run {run_id}: started")
+    runner.execute_run(sessions, run_id, settings.clustering_index_dir)
+    with sessions() as session:
+        run = cluster_service.get_run(session, run_id)
+        assert run is not None
+    if run.error:
+        print(f"clustering run {run_id}: {run.status}: {run.error}")
+        return 1
+    print(
+        f"clustering run {run_id}: {run.status}, {run.report_count} reports, "
+        f"{run.cluster_count} clusters, {run.duplicate_count} near-duplicates, "
+        f"timings {run.timings_s}"
+    )
+    return 0
+
+
 def serve(settings: Settings) -> None:
     import uvicorn
 
@@ -201,7 +283,16 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("load-lenders", help="insert or update the shipped lender list")
     commands.add_parser("unmapped-lenders", help="list lender names nobody has mapped yet")
     commands.add_parser("serve", help="serve the web application")
+    commands.add_parser("recluster", help="group all active reports now (a clustering run)")
     commands.add_parser("verify-audit", help="seal pending audit events and check the chain")
+    commands.add_parser("verify-ledger", help="check the hash chain of the consent ledger")
+    commands.add_parser(
+        "purge-identities",
+        help="delete signatories' identities of campaigns closed longer than the retention period",
+    )
+    commands.add_parser(
+        "rotate-identity-keys", help="re-encrypt identity fields under the newest identity key"
+    )
     create_admin_parser = commands.add_parser(
         "create-admin", help="open an admin account (asks for its password)"
     )
@@ -211,6 +302,13 @@ def main(argv: list[str] | None = None) -> int:
         "--password-stdin",
         action="store_true",
         help="read the password from the first line of standard input instead of asking",
+    )
+    verify_bundle_parser = commands.add_parser(
+        "verify-bundle", help="check an exhibit bundle ZIP against its SHA256SUMS and manifest"
+    )
+    verify_bundle_parser.add_argument("file", type=Path, metavar="FILE.zip", help="the bundle")
+    verify_bundle_parser.add_argument(
+        "--sha256", metavar="HEX", help="the bundle's SHA-256 as the platform recorded it"
     )
     setup = commands.add_parser("setup", help="migrate, load lenders and (if empty) the demo data")
     setup.add_argument("--no-demo", action="store_true", help="do not load the demo reports")
@@ -244,10 +342,24 @@ def main(argv: list[str] | None = None) -> int:
         return status
     elif args.command == "verify-audit":
         return verify_audit_log(settings)
+    elif args.command == "verify-ledger":
+        return verify_ledger(settings)
+    elif args.command == "purge-identities":
+        status = purge_identities(settings)
+        seal_audit_log(settings)
+        return status
+    elif args.command == "rotate-identity-keys":
+        status = rotate_identity_keys(settings)
+        seal_audit_log(settings)
+        return status
     elif args.command == "create-admin":
         status = create_admin(settings, args.email, args.name, args.password_stdin)
         seal_audit_log(settings)
         return status
+    elif args.command == "verify-bundle":
+        return verify_bundle(args.file, args.sha256)
+    elif args.command == "recluster":
+        return recluster(settings)
     elif args.command == "serve":
         serve(settings)
     return 0

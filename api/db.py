@@ -98,7 +98,9 @@ def make_engine(database_url: str) -> Engine:
         # read run outside the transaction; SQLAlchemy's documented fix is to emit BEGIN itself.
         event.listen(engine, "begin", _begin_sqlite)
         return engine
-    return create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # No pre-ping: it costs a round trip on every request. After a database restart a pooled
+    # connection fails once and is replaced; recycling bounds how stale one can get.
+    return create_engine(database_url, pool_recycle=300, pool_size=10, max_overflow=20)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

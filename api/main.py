@@ -2,7 +2,7 @@
 
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -13,20 +13,37 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.audit import service as audit_service
 from api.campaigns.pages import router as campaign_pages
 from api.campaigns.router import router as campaign_router
+from api.clusters import runner as cluster_runner
+from api.clusters.assignment import IndexCache, place_report
+from api.clusters.pages import router as cluster_pages
+from api.clusters.router import router as cluster_router
 from api.config import Settings
 from api.db import make_engine, make_sessionmaker
 from api.errors import install_error_handlers
+from api.exhibits import runner as exhibit_runner
+from api.exhibits.pages import router as exhibit_pages
+from api.exhibits.router import router as exhibit_router
 from api.lenders.router import router as lender_router
 from api.middleware import AccessLog, BodySizeLimit
 from api.reports.pages import router as report_pages
 from api.reports.router import router as report_router
 from api.reports.service import ReportHooks
 from api.security import SlidingWindowLimiter
+from api.signatories import service as signatory_service
+from api.signatories.pages import router as signatory_pages
+from api.signatories.router import router as signatory_router
 from api.staff.pages import install_page_handlers as install_staff_page_handlers
 from api.staff.pages import router as staff_pages
 from api.staff.router import router as staff_router
 
 logger = logging.getLogger("gongsu")
+
+
+def _clustering_launcher(settings: Settings) -> Callable[[sessionmaker[Session], int], None]:
+    def start(sessions: sessionmaker[Session], run_id: int) -> None:
+        cluster_runner.start_in_background(sessions, run_id, settings.clustering_index_dir)
+
+    return start
 
 
 def _seal_audit_log_forever(
@@ -76,6 +93,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.templates = Jinja2Templates(directory=settings.frontend_dir / "templates")
     app.state.report_hooks = ReportHooks()
+    app.state.report_hooks.withdrawn.append(signatory_service.on_report_withdrawn)
+    # A setting on the app, so tests can run the grouping in their own way.
+    app.state.start_clustering_run = _clustering_launcher(settings)
+    index_cache = IndexCache(settings.clustering_index_dir, settings.clustering_recheck_s)
+    app.state.report_hooks.submitted.append(
+        lambda session, report: place_report(session, report, index_cache)
+    )
+    # Likewise for exhibit bundle builds, which tests run in the request's own thread.
+    app.state.start_bundle_build = exhibit_runner.start_in_background
 
     install_error_handlers(app)
     install_staff_page_handlers(app)
@@ -93,6 +119,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(staff_pages)
     app.include_router(campaign_router)
     app.include_router(campaign_pages)
+    app.include_router(signatory_router)
+    app.include_router(signatory_pages)
+    app.include_router(exhibit_router)
+    app.include_router(exhibit_pages)
+    app.include_router(cluster_router)
+    app.include_router(cluster_pages)
     app.mount("/static", StaticFiles(directory=settings.frontend_dir / "static"), name="static")
 
     @app.get("/healthz", include_in_schema=False)

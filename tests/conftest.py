@@ -89,6 +89,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         database_url=database_url,
         demo=False,
         audit_seal_interval_s=3600,
+        clustering_recheck_s=0,
     )
 
 

@@ -7,6 +7,7 @@ run id plus a projection and a dot product against one lender's centroids.
 
 import logging
 import threading
+import time
 from pathlib import Path
 
 from sqlalchemy import select
@@ -22,21 +23,36 @@ logger = logging.getLogger(__name__)
 
 
 class IndexCache:
-    """The newest succeeded run's index, per process; safe to share between request threads."""
+    """The newest succeeded run's index, per process; safe to share between request threads.
 
-    def __init__(self, index_dir: Path) -> None:
+    Which run is newest is asked of the database at most every `recheck_s` seconds: a
+    submission then costs no extra round trip, and a finished run is picked up within seconds
+    (reports filed in between are placed against the previous run, which is still correct).
+    """
+
+    def __init__(self, index_dir: Path, recheck_s: float = 5.0) -> None:
         self.index_dir = index_dir
+        self.recheck_s = recheck_s
         self._lock = threading.Lock()
         self._run_id: int | None = None
         self._index: ClusterIndex | None = None
+        self._checked_at = float("-inf")
 
-    def newest(self, session: Session) -> tuple[int, ClusterIndex] | None:
+    def _newest_run_id(self, session: Session) -> int | None:
+        now = time.monotonic()
+        if now - self._checked_at < self.recheck_s:
+            return self._run_id
         run_id = session.scalar(
             select(ClusteringRun.id)
             .where(ClusteringRun.status == RunStatus.succeeded)
             .order_by(ClusteringRun.id.desc())
             .limit(1)
         )
+        self._checked_at = now
+        return run_id
+
+    def newest(self, session: Session) -> tuple[int, ClusterIndex] | None:
+        run_id = self._newest_run_id(session)
         if run_id is None:
             return None
         with self._lock:
@@ -60,9 +76,9 @@ def place_report(session: Session, report: Report, cache: IndexCache) -> Cluster
     if newest is None:
         return None
     run_id, index = newest
-    lender_key = report.lender_name_key
-    if report.lender_id is not None:
-        lender_key = session.scalar(select(Lender.key).where(Lender.id == report.lender_id))
+    # The lender was loaded when the report was filed, so this is read from the session.
+    lender = session.get(Lender, report.lender_id) if report.lender_id is not None else None
+    lender_key = lender.key if lender is not None else report.lender_name_key
     cluster_key, duplicate_of, similarity = assign_report(
         index,
         {

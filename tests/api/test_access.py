@@ -34,6 +34,11 @@ PUBLIC = {
     ("POST", "/r/{code}/update"),
     ("POST", "/r/{code}/evidence"),
     ("POST", "/r/{code}/withdraw"),
+    # Joining a campaign as a signatory, and leaving it, with the receipt code as the key.
+    ("GET", "/r/{code}/campaigns"),
+    ("GET", "/r/{code}/join/{campaign_slug}"),
+    ("POST", "/r/{code}/join/{campaign_slug}"),
+    ("POST", "/r/{code}/leave/{campaign_slug}"),
     ("POST", "/api/v1/reports/preview"),
     ("POST", "/api/v1/reports"),
     ("GET", "/api/v1/receipts/{code}"),
@@ -139,6 +144,8 @@ def test_staff_routes_refuse_roles_without_the_right(
     browsers, csrf_tokens = {}, {}
     for role in StaffRole:
         browsers[role] = another_browser(client.app)
+        # Pages follow the language switch, not Accept-Language (api.i18n.request_language).
+        browsers[role].cookies.set("lang", "en", domain="testserver.local")
         csrf_tokens[role] = open_session(browsers[role], db_session, make_staff(db_session, role))
     role_refusal = translate("en", "error.forbidden")
     csrf_refusal = translate("en", "staff.error.csrf")

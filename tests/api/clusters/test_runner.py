@@ -18,6 +18,7 @@ from api.clusters.models import (
     ReviewDecision,
     RunStatus,
 )
+from api.config import Settings
 from api.db import utc_now
 from api.reports.models import Report, ReportStatus
 from tests.api.staff.factories import make_staff
@@ -172,3 +173,27 @@ def test_a_new_report_is_placed_at_once_against_the_newest_run(
     members = groups[placed.cluster_key]
     assert members & set(filed["fees"])
     assert not members & set(filed["harassment"])
+
+
+def test_filing_a_report_places_it_in_the_same_transaction(
+    client: TestClient,
+    filed: dict[str, list[str]],
+    session_factory: sessionmaker[Session],
+    db_session: Session,
+    settings: Settings,
+) -> None:
+    run = _run(session_factory, settings.clustering_index_dir)
+    body = submission(
+        lender="同程借钱", title="又被扣会员费", narrative=HARASSMENT[0] + "还骚扰我的家人。"
+    )
+
+    report_id = client.post("/api/v1/reports", json=body).json()["report_id"]
+
+    placed = db_session.scalar(
+        select(ClusterMembership).where(ClusterMembership.report_id == report_id)
+    )
+    assert placed is not None
+    assert placed.run_id == run.id
+    assert placed.assigned_by == "incremental"
+    members = _clusters_of(db_session, run).get(placed.cluster_key or "", set())
+    assert members & set(filed["harassment"])

@@ -345,8 +345,10 @@ def test_setup_loads_the_demo_into_an_empty_database_once(tmp_path: Path) -> Non
 
     assert f"{DEMO_COMPLAINTS} of {DEMO_COMPLAINTS} complaints imported" in output
     assert _count(tmp_path, "SELECT count(*) FROM report") == DEMO_COMPLAINTS
-    # Every demo report has a lender to be grouped by.
+    # Every demo report has a lender to be grouped by, and is grouped at once.
     assert _count(tmp_path, "SELECT count(*) FROM report WHERE lender_id IS NULL") == 0
+    assert _count(tmp_path, "SELECT count(*) FROM clustering_run WHERE status = 'succeeded'") == 1
+    assert _count(tmp_path, "SELECT count(*) FROM cluster_membership") == DEMO_COMPLAINTS
 
     output = _setup_in_subprocess(tmp_path)
 

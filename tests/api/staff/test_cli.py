@@ -19,6 +19,12 @@ from api.staff import service as staff_service
 from api.staff.models import StaffRole, StaffUser
 
 ADMIN_PASSWORD = "the first admin's passphrase"
+# Private values for every secret a production start-up checks (api.config).
+PRODUCTION = {
+    "env": "production",
+    "identity_keys": ["prod-1:" + "cHJvZHVjdGlvbi1pZGVudGl0eS1rZXktMzItYnl0ZXM="],
+    "identity_hash_key": "h" * 40,
+}
 DEMO_LINE_RE = re.compile(r"^\s+(\w+)\s+(\S+@demo\.invalid) / (\S+)$", re.M)
 
 
@@ -123,7 +129,7 @@ def test_setup_prints_demo_logins_once(
 
 @pytest.mark.parametrize(
     "settings_overrides",
-    [{"demo": False}, {"env": "production", "secret_key": "p" * 40}],
+    [{"demo": False}, {**PRODUCTION, "secret_key": "p" * 40}],
 )
 def test_setup_without_demo_points_to_create_admin(
     cli_database_url: str, capsys: pytest.CaptureFixture[str], settings_overrides: dict[str, object]
@@ -138,6 +144,6 @@ def test_production_refuses_the_development_secret_key() -> None:
         Settings(env="production")
     with pytest.raises(ValidationError, match="GONGSU_SECRET_KEY"):
         Settings(env="production", secret_key="too short")
-    assert Settings(env="production", secret_key="k" * 40).env == "production"
+    assert Settings(**PRODUCTION, secret_key="k" * 40).env == "production"
     with pytest.raises(ValidationError):
         Settings(env="prod")

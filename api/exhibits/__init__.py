@@ -1,0 +1,2 @@
+"""Exhibit bundles: the lawyer's verifiable ZIP of fact pattern, signatories, statistics,
+narratives and Bates-stamped evidence for one campaign."""
