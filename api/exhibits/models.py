@@ -1,7 +1,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db import Base
@@ -42,7 +42,8 @@ class ExhibitBundle(Base):
     # Relative to the data directory, so the data directory can move.
     file_path: Mapped[str | None] = mapped_column(String(300))
     sha256: Mapped[str | None] = mapped_column(String(64))
-    size_bytes: Mapped[int | None]
+    # A bundle can pass 2 GB.
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
     inputs_fingerprint: Mapped[str | None] = mapped_column(String(64))
     consent_fingerprint: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)

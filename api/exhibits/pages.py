@@ -138,9 +138,9 @@ def post_request_bundle(
     if is_new:
         state = request.app.state
         background.add_task(state.start_bundle_build, state.sessionmaker, state.settings, bundle.id)
-    return RedirectResponse(
-        BUNDLE_PATH.format(campaign_id=campaign_id) + f"#bundle-{bundle.id}", status_code=303
-    )
+    # No fragment: the page's Refresh reloads its own address, and a browser treats a reload
+    # of an address with a fragment as a jump within the page, which never reloads.
+    return RedirectResponse(BUNDLE_PATH.format(campaign_id=campaign_id), status_code=303)
 
 
 @router.get(BUNDLE_PATH + "/{bundle_id}/download", response_model=None)

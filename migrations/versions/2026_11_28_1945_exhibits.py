@@ -27,7 +27,7 @@ def upgrade() -> None:
         sa.Column("progress_note", sa.String(length=120), nullable=False),
         sa.Column("file_path", sa.String(length=300), nullable=True),
         sa.Column("sha256", sa.String(length=64), nullable=True),
-        sa.Column("size_bytes", sa.Integer(), nullable=True),
+        sa.Column("size_bytes", sa.BigInteger(), nullable=True),
         sa.Column("inputs_fingerprint", sa.String(length=64), nullable=True),
         sa.Column("consent_fingerprint", sa.String(length=64), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
