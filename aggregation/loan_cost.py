@@ -178,7 +178,11 @@ def lpr_on(lpr_table: pd.DataFrame, day: date) -> float | None:
     ``lpr_table`` has columns ``effective_from`` (date or ``YYYY-MM-DD`` string) and
     ``one_year_lpr_percent``; row order does not matter. None before the first row.
     """
-    effective = pd.to_datetime(lpr_table["effective_from"], format="ISO8601").to_numpy()
+    column = lpr_table["effective_from"]
+    # Callers that look up many loans pass the dates already parsed, which skips the parse.
+    if not pd.api.types.is_datetime64_any_dtype(column):
+        column = pd.to_datetime(column, format="ISO8601")
+    effective = column.to_numpy(dtype="datetime64[ns]")
     in_force = np.flatnonzero(effective <= np.datetime64(day))
     if in_force.size == 0:
         return None

@@ -112,7 +112,7 @@ def region_by_code(code: str) -> Region | None:
 
 @lru_cache(maxsize=1)
 def lpr_table() -> pd.DataFrame:
-    return pd.read_csv(PACKAGE_DATA_DIR / "lpr_1y.csv")
+    return pd.read_csv(PACKAGE_DATA_DIR / "lpr_1y.csv", parse_dates=["effective_from"])
 
 
 def loan_facts(loan: LoanIn) -> LoanFacts:
