@@ -147,22 +147,6 @@ def term_hasher() -> HashingVectorizer:
     )
 
 
-@lru_cache(maxsize=1)
-def keyword_hasher() -> HashingVectorizer:
-    return HashingVectorizer(
-        analyzer=keyword_terms,
-        n_features=HASH_FEATURE_COUNT,
-        alternate_sign=False,
-        norm=None,
-        dtype=np.float32,
-    )
-
-
-def hash_column(term: str) -> int:
-    """The hashed column of one keyword term, to map c-TF-IDF columns back to words."""
-    return int(keyword_hasher().transform([term]).indices[0]) if term else -1
-
-
 @dataclass(frozen=True)
 class FeatureSpace:
     """Fitted TF-IDF + LSA projection over the hashed term columns kept at fit time.
@@ -175,10 +159,6 @@ class FeatureSpace:
     idf: np.ndarray  # float32 per kept column
     unseen_idf: float  # weight of terms not kept, so they still dilute the vector's norm
     components: np.ndarray  # float32 (kept columns × dimensions)
-
-    @property
-    def dimension_count(self) -> int:
-        return int(self.components.shape[1])
 
     def project(self, term_counts: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
         """Unit LSA vectors and each row's coverage (the share of its TF-IDF norm kept by LSA).
