@@ -7,8 +7,6 @@ page it came from (post/redirect/get), so reloading never repeats it.
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
-from functools import partial
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -28,6 +26,7 @@ from api.clusters.models import Cluster
 from api.db import SessionDep, utc_now
 from api.errors import DomainError, pydantic_problems, validation_body
 from api.i18n import Language, parse_language, request_language, translate
+from api.rendering import field_id, render_page
 from api.reports.models import GrievanceCategory
 from api.staff.dependencies import CSRF_FIELD, CsrfToken, CurrentStaff, require_roles
 from api.staff.models import StaffRole, StaffUser
@@ -38,18 +37,6 @@ CAMPAIGNS_PATH = "/staff/campaigns"
 RESPONDENT_ROWS = 4
 # The schema's limit; the form grows to one empty row past the respondents already entered.
 MAX_RESPONDENT_ROWS = 20
-_LANG_COOKIE_SECONDS = 365 * 24 * 3600
-_CSP = (
-    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
-    "form-action 'self'; frame-ancestors 'none'"
-)
-_PUBLIC_HEADERS = {
-    "Content-Security-Policy": _CSP,
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-}
-# Staff pages show case material: never keep them in a cache.
-_STAFF_HEADERS = {**_PUBLIC_HEADERS, "Cache-Control": "no-store"}
 _DONE_NOTICES = (
     "created",
     "updated",
@@ -65,10 +52,6 @@ _REQUIRED_FIELDS = ("title", "jurisdiction")
 
 Organizer = Annotated[StaffUser, Depends(require_roles(StaffRole.organizer, StaffRole.admin))]
 Lawyer = Annotated[StaffUser, Depends(require_roles(StaffRole.lawyer))]
-
-
-def field_id(name: str) -> str:
-    return "f-" + name.replace(".", "-")
 
 
 @dataclass
@@ -114,41 +97,21 @@ def _text(form: FormData, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def _moment(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
-
-
 def _render(
     request: Request,
     template: str,
     context: dict[str, Any],
     *,
     status_code: int = 200,
-    headers: dict[str, str] = _STAFF_HEADERS,
+    private: bool = True,
 ) -> HTMLResponse:
-    language = request_language(request)
-    t: Callable[..., str] = partial(translate, language)
-    response = request.app.state.templates.TemplateResponse(
+    return render_page(
         request,
         template,
-        {
-            "lang": language,
-            "html_lang": "zh-CN" if language == "zh" else "en",
-            "t": t,
-            "field_id": field_id,
-            "csrf_field": CSRF_FIELD,
-            "moment": _moment,
-            **context,
-        },
+        {"csrf_field": CSRF_FIELD, **context},
         status_code=status_code,
-        headers=headers,
+        private=private,
     )
-    chosen = parse_language(request.query_params.get("lang"))
-    if chosen:
-        response.set_cookie(
-            "lang", chosen, max_age=_LANG_COOKIE_SECONDS, httponly=True, samesite="lax"
-        )
-    return response
 
 
 def _error_page(
@@ -790,7 +753,7 @@ def public_campaign_page(request: Request, slug: str, session: SessionDep) -> HT
                 "offer_lookup": False,
             },
             status_code=error.status_code,
-            headers=_PUBLIC_HEADERS,
+            private=False,
         )
     rules = load_channels()[campaign.channel]
     category_order = {str(category): index for index, category in enumerate(GrievanceCategory)}
@@ -808,5 +771,5 @@ def public_campaign_page(request: Request, slug: str, session: SessionDep) -> HT
             "join_link": "/r/?" + urlencode({"lang": language}),
             "min_cell": 5,
         },
-        headers=_PUBLIC_HEADERS,
+        private=False,
     )

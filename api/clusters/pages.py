@@ -7,7 +7,6 @@ repeats it. The run page refreshes itself with a meta refresh while the run is g
 """
 
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
 from functools import partial
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -32,7 +31,8 @@ from api.clusters.schemas import (
 )
 from api.db import SessionDep, utc_now
 from api.errors import DomainError, pydantic_problems, validation_body
-from api.i18n import Language, parse_language, request_language, translate
+from api.i18n import Language, request_language, translate
+from api.rendering import render_page
 from api.reports import service as report_service
 from api.reports.models import GrievanceCategory
 from api.staff.dependencies import CSRF_FIELD, CsrfToken, require_roles
@@ -44,17 +44,6 @@ CLUSTERS_PATH = "/staff/clusters"
 RUNS_PATH = f"{CLUSTERS_PATH}/runs"
 REFRESH_SECONDS = 2
 SORTS = ("size", "newest", "lender", "apr")
-_LANG_COOKIE_SECONDS = 365 * 24 * 3600
-# Staff pages show case material: nothing from elsewhere, nothing inline, never cached.
-_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
-        "form-action 'self'; frame-ancestors 'none'"
-    ),
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-store",
-}
 _DONE_NOTICES = ("rename", "merge", "split", "exclude", "mark_duplicate", "unmark_duplicate")
 
 Organizer = Annotated[StaffUser, Depends(require_roles(StaffRole.organizer, StaffRole.admin))]
@@ -73,10 +62,6 @@ def _text(form: FormData, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def _moment(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
-
-
 def _percent(share: float | None) -> str:
     return "—" if share is None else f"{share * 100:.0f}%"
 
@@ -89,7 +74,6 @@ def _render(
     status_code: int = 200,
 ) -> HTMLResponse:
     language = request_language(request)
-    t: Callable[..., str] = partial(translate, language)
 
     def region_name(code: str | None) -> str:
         region = report_service.region_by_code(code) if code else None
@@ -97,28 +81,8 @@ def _render(
             return code or "—"
         return region.name_zh if language == "zh" else region.name_en
 
-    response = request.app.state.templates.TemplateResponse(
-        request,
-        template,
-        {
-            "lang": language,
-            "html_lang": "zh-CN" if language == "zh" else "en",
-            "t": t,
-            "csrf_field": CSRF_FIELD,
-            "moment": _moment,
-            "percent": _percent,
-            "region_name": region_name,
-            **context,
-        },
-        status_code=status_code,
-        headers=_HEADERS,
-    )
-    chosen = parse_language(request.query_params.get("lang"))
-    if chosen:
-        response.set_cookie(
-            "lang", chosen, max_age=_LANG_COOKIE_SECONDS, httponly=True, samesite="lax"
-        )
-    return response
+    helpers = {"csrf_field": CSRF_FIELD, "percent": _percent, "region_name": region_name}
+    return render_page(request, template, {**helpers, **context}, status_code=status_code)
 
 
 def _problems(language: Language, error: ValidationError | DomainError) -> list[dict[str, str]]:

@@ -5,9 +5,7 @@ it runs (the page reloads itself every few seconds; no JavaScript), then the dow
 Lawyers assigned to the campaign only.
 """
 
-from collections.abc import Callable
 from datetime import datetime
-from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Request
@@ -19,7 +17,8 @@ from api.errors import DomainError
 from api.exhibits import service as exhibit_service
 from api.exhibits.models import ACTIVE_STATUSES
 from api.exhibits.router import ZIP_MEDIA_TYPE, download_name
-from api.i18n import request_language, translate
+from api.i18n import request_language
+from api.rendering import render_page
 from api.staff.dependencies import CSRF_FIELD, CsrfToken, require_roles
 from api.staff.models import StaffRole, StaffUser
 
@@ -27,17 +26,6 @@ router = APIRouter(include_in_schema=False)
 
 BUNDLE_PATH = "/staff/campaigns/{campaign_id}/bundle"
 REFRESH_SECONDS = 2
-_STAFF_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
-        "form-action 'self'; frame-ancestors 'none'"
-    ),
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    # Case material: never keep it in a cache.
-    "Cache-Control": "no-store",
-}
-
 Lawyer = Annotated[StaffUser, Depends(require_roles(StaffRole.lawyer))]
 
 
@@ -48,22 +36,9 @@ def _moment(moment: datetime | None) -> str:
 def _render(
     request: Request, template: str, context: dict[str, Any], *, status_code: int = 200
 ) -> HTMLResponse:
-    language = request_language(request)
-    t: Callable[..., str] = partial(translate, language)
-    return request.app.state.templates.TemplateResponse(
-        request,
-        template,
-        {
-            "lang": language,
-            "html_lang": "zh-CN" if language == "zh" else "en",
-            "t": t,
-            "csrf_field": CSRF_FIELD,
-            "moment": _moment,
-            **context,
-        },
-        status_code=status_code,
-        headers=dict(_STAFF_HEADERS),
-    )
+    # Bundle builds are timed to the second, so their progress is shown to the second.
+    helpers = {"csrf_field": CSRF_FIELD, "moment": _moment}
+    return render_page(request, template, {**helpers, **context}, status_code=status_code)
 
 
 def _bundle_page(

@@ -7,7 +7,7 @@ errors come back as the form again with a message beside each field, in the requ
 """
 
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -24,8 +24,9 @@ from api.config import SettingsDep
 from api.db import SessionDep
 from api.errors import DomainError, FieldError, pydantic_problems, validation_body
 from api.evidence.service import EvidenceUpload
-from api.i18n import Language, catalogue, parse_language, request_language, translate
+from api.i18n import Language, catalogue, request_language, translate
 from api.lenders import service as lender_service
+from api.rendering import field_id, render_page
 from api.reports import service as report_service
 from api.reports.models import ContactChannel, GrievanceCategory, Report, ReportSource
 from api.reports.router import evidence_limits, limit_receipt_lookups
@@ -56,17 +57,6 @@ _PLACEHOLDER_RE = re.compile(r"\[[A-Z][A-Z_]*\]")
 
 _FLAGS = ("above_24", "above_36", "above_4lpr")
 _DONE_NOTICES = ("update", "evidence", "withdrawn")
-_LANG_COOKIE_SECONDS = 365 * 24 * 3600
-# Pages use no inline script or style and load nothing from elsewhere.
-_SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
-        "form-action 'self'; frame-ancestors 'none'"
-    ),
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-}
-
 _LOAN_FIELDS = ("contract_principal", "net_received", "received_on", "disclosed_apr_percent")
 _AMOUNT_FIELDS = {
     "loan.contract_principal",
@@ -83,10 +73,6 @@ _GROUP_ANCHORS = {
     "attempts": "attempts.0.channel",
     "evidence": "evidence",
 }
-
-
-def field_id(name: str) -> str:
-    return "f-" + name.replace(".", "-")
 
 
 @dataclass
@@ -393,29 +379,8 @@ def _render(
     status_code: int = 200,
     private: bool = False,
 ) -> HTMLResponse:
-    language = request_language(request)
-    t: Callable[..., str] = partial(translate, language)
-    response = request.app.state.templates.TemplateResponse(
-        request,
-        template,
-        {
-            "lang": language,
-            "html_lang": "zh-CN" if language == "zh" else "en",
-            "t": t,
-            **context,
-        },
-        status_code=status_code,
-        headers=_SECURITY_HEADERS,
-    )
-    if private:
-        # Receipt codes and report contents must not stay in any cache.
-        response.headers["Cache-Control"] = "no-store"
-    chosen = parse_language(request.query_params.get("lang"))
-    if chosen:
-        response.set_cookie(
-            "lang", chosen, max_age=_LANG_COOKIE_SECONDS, httponly=True, samesite="lax"
-        )
-    return response
+    # The public form may be cached; pages with receipt codes or report contents never are.
+    return render_page(request, template, context, status_code=status_code, private=private)
 
 
 def _error_page(request: Request, error: DomainError) -> HTMLResponse:

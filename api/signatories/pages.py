@@ -6,9 +6,8 @@ pages follow api.campaigns.pages: a lawyer not assigned to the campaign gets the
 for the campaign itself, and the role requirement answers 403 to organizers and admins.
 """
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from functools import partial
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -23,10 +22,11 @@ from api.config import Settings
 from api.db import SessionDep
 from api.errors import DomainError
 from api.evidence.models import EvidenceFile
-from api.i18n import Language, catalogue, parse_language, request_language, translate
+from api.i18n import Language, catalogue, request_language, translate
+from api.rendering import field_id, format_moment, render_page
 from api.reports import service as report_service
 from api.reports.models import Report
-from api.reports.pages import FormView, field_id
+from api.reports.pages import FormView
 from api.reports.router import limit_receipt_lookups
 from api.signatories import service as signatory_service
 from api.signatories.fields import FieldKind
@@ -40,17 +40,6 @@ router = APIRouter(include_in_schema=False)
 
 Lawyer = Annotated[StaffUser, Depends(require_roles(StaffRole.lawyer))]
 
-_LANG_COOKIE_SECONDS = 365 * 24 * 3600
-_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
-        "form-action 'self'; frame-ancestors 'none'"
-    ),
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    # Receipt codes, identities and case material must not stay in any cache.
-    "Cache-Control": "no-store",
-}
 _DONE_NOTICES = ("joined", "left")
 
 
@@ -62,36 +51,12 @@ async def _form_data(request: Request) -> AsyncIterator[FormData]:
 FormDep = Annotated[FormData, Depends(_form_data)]
 
 
-def _moment(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
-
-
 def _render(
     request: Request, template: str, context: dict[str, Any], *, status_code: int = 200
 ) -> HTMLResponse:
-    language = request_language(request)
-    t: Callable[..., str] = partial(translate, language)
-    response = request.app.state.templates.TemplateResponse(
-        request,
-        template,
-        {
-            "lang": language,
-            "html_lang": "zh-CN" if language == "zh" else "en",
-            "t": t,
-            "field_id": field_id,
-            "moment": _moment,
-            "csrf_field": CSRF_FIELD,
-            **context,
-        },
-        status_code=status_code,
-        headers=_HEADERS,
+    return render_page(
+        request, template, {"csrf_field": CSRF_FIELD, **context}, status_code=status_code
     )
-    chosen = parse_language(request.query_params.get("lang"))
-    if chosen:
-        response.set_cookie(
-            "lang", chosen, max_age=_LANG_COOKIE_SECONDS, httponly=True, samesite="lax"
-        )
-    return response
 
 
 def _error_page(request: Request, error: DomainError) -> HTMLResponse:
@@ -175,7 +140,7 @@ def _evidence_options(language: Language, evidence: tuple[EvidenceFile, ...]) ->
                 "signatory.form.evidence_item",
                 sequence=item.sequence,
                 media_type=item.media_type,
-                received_at=_moment(item.received_at),
+                received_at=format_moment(item.received_at),
             ),
         }
         for item in evidence

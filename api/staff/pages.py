@@ -19,7 +19,8 @@ from starlette.datastructures import FormData
 from api.config import Settings, SettingsDep
 from api.db import SessionDep, utc_now
 from api.errors import DomainError, pydantic_problems, validation_body
-from api.i18n import Language, parse_language, request_language, translate
+from api.i18n import Language, request_language, translate
+from api.rendering import field_id, format_moment, render_page
 from api.staff import service as staff_service
 from api.staff.dependencies import (
     CSRF_FIELD,
@@ -47,18 +48,6 @@ from api.staff.service import LoginPolicy
 router = APIRouter(include_in_schema=False)
 
 USERS_PATH = "/staff/users"
-_LANG_COOKIE_SECONDS = 365 * 24 * 3600
-# The same policy as the reporter pages: nothing inline, nothing from elsewhere.
-_SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
-        "form-action 'self'; frame-ancestors 'none'"
-    ),
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    # Staff pages show accounts and, later, case material: never keep them in a cache.
-    "Cache-Control": "no-store",
-}
 _DONE_NOTICES = ("created", "disabled", "enabled", "password")
 _CREATE_FIELDS = ("email", "display_name", "role")
 _KNOWN_FIELDS = {*_CREATE_FIELDS, "password"}
@@ -91,10 +80,6 @@ class StaffForm:
         self.summary.append((label, message, field_id(name)))
 
 
-def field_id(name: str) -> str:
-    return "f-" + name.replace(".", "-")
-
-
 async def _form_data(request: Request) -> AsyncIterator[FormData]:
     async with request.form() as form:
         yield form
@@ -114,10 +99,6 @@ def _raw(form: FormData, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _moment(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
-
-
 def _render(
     request: Request,
     template: str,
@@ -125,28 +106,9 @@ def _render(
     *,
     status_code: int = 200,
 ) -> HTMLResponse:
-    language = request_language(request)
-    t: Callable[..., str] = partial(translate, language)
-    response = request.app.state.templates.TemplateResponse(
-        request,
-        template,
-        {
-            "lang": language,
-            "html_lang": "zh-CN" if language == "zh" else "en",
-            "t": t,
-            "field_id": field_id,
-            "csrf_field": CSRF_FIELD,
-            **context,
-        },
-        status_code=status_code,
-        headers=_SECURITY_HEADERS,
+    return render_page(
+        request, template, {"csrf_field": CSRF_FIELD, **context}, status_code=status_code
     )
-    chosen = parse_language(request.query_params.get("lang"))
-    if chosen:
-        response.set_cookie(
-            "lang", chosen, max_age=_LANG_COOKIE_SECONDS, httponly=True, samesite="lax"
-        )
-    return response
 
 
 def install_page_handlers(app: FastAPI) -> None:
@@ -297,8 +259,8 @@ def _user_rows(session: Session, now: datetime) -> list[dict[str, Any]]:
             "role": str(user.role),
             "is_active": user.is_active,
             "is_locked": staff_service.is_locked(user, now),
-            "created_at": _moment(user.created_at),
-            "last_login_at": _moment(user.last_login_at),
+            "created_at": format_moment(user.created_at),
+            "last_login_at": format_moment(user.last_login_at),
         }
         for user in staff_service.list_staff(session)
     ]

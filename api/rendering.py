@@ -1,0 +1,67 @@
+"""What every HTML page shares: language and translations, security headers, the language
+switch's cookie, and small formatting helpers the templates use."""
+
+from collections.abc import Callable
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from api.i18n import parse_language, request_language, translate
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+# Receipt codes, identities and case material must never stay in a cache.
+PRIVATE_PAGE_HEADERS = {**PAGE_HEADERS, "Cache-Control": "no-store"}
+LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
+
+
+def field_id(name: str) -> str:
+    """The HTML id of the input for a field path such as `loan.payments.2.amount`."""
+    return "f-" + name.replace(".", "-")
+
+
+def format_moment(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
+
+
+def render_page(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    *,
+    status_code: int = 200,
+    private: bool = True,
+) -> HTMLResponse:
+    """Render `template` in the request's language; remember a language chosen by `?lang=`."""
+    language = request_language(request)
+    t: Callable[..., str] = partial(translate, language)
+    response = request.app.state.templates.TemplateResponse(
+        request,
+        template,
+        {
+            "lang": language,
+            "html_lang": "zh-CN" if language == "zh" else "en",
+            "t": t,
+            "field_id": field_id,
+            "moment": format_moment,
+            **context,
+        },
+        status_code=status_code,
+        headers=dict(PRIVATE_PAGE_HEADERS if private else PAGE_HEADERS),
+    )
+    chosen = parse_language(request.query_params.get("lang"))
+    if chosen:
+        response.set_cookie(
+            "lang", chosen, max_age=LANGUAGE_COOKIE_SECONDS, httponly=True, samesite="lax"
+        )
+    return response
