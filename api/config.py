@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    # Threads per worker process for request handlers (see api.main).
+    request_threads: int = 4
     demo: bool = True
     frontend_dir: Path = PROJECT_DIR / "frontend"
 

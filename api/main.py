@@ -5,6 +5,7 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -60,6 +61,12 @@ def _seal_audit_log_forever(
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # Sync routes run in a thread pool. Its default of 40 threads lets many CPU-bound requests
+    # fight over one interpreter lock per worker, which raised tail latency and lowered
+    # throughput in bench/intake.py; a few threads per worker keep the CPU busy without that.
+    anyio.to_thread.current_default_thread_limiter().total_tokens = (
+        app.state.settings.request_threads
+    )
     stop = threading.Event()
     sealer = threading.Thread(
         target=_seal_audit_log_forever,
