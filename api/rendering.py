@@ -1,13 +1,14 @@
 """What every HTML page shares: language and translations, security headers, the language
 switch's cookie, and small formatting helpers the templates use."""
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
+from starlette.datastructures import FormData
 
 from api.i18n import parse_language, request_language, translate
 
@@ -65,3 +66,36 @@ def render_page(
             "lang", chosen, max_age=LANGUAGE_COOKIE_SECONDS, httponly=True, samesite="lax"
         )
     return response
+
+
+async def _form_data(request: Request) -> AsyncIterator[FormData]:
+    async with request.form() as form:
+        yield form
+
+
+# The request's form, closed (with its uploaded files) when the request ends.
+FormDep = Annotated[FormData, Depends(_form_data)]
+
+
+def form_text(form: FormData, name: str) -> str:
+    """A form field's text, trimmed; empty when missing or when it is a file."""
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+class FieldErrors:
+    """What `_macros.html` asks of a form being shown again: the values as typed and the
+    errors by field. Classes using it have `values` and `errors` attributes."""
+
+    values: dict[str, str]
+    errors: dict[str, list[str]]
+
+    def value(self, name: str) -> str:
+        return self.values.get(name, "")
+
+    def invalid(self, name: str) -> bool:
+        return name in self.errors
+
+    def described_by(self, name: str, *hint_ids: str) -> str | None:
+        ids = [*hint_ids, f"err-{field_id(name)}"] if self.invalid(name) else list(hint_ids)
+        return " ".join(ids) or None

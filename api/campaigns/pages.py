@@ -5,7 +5,7 @@ requirement on the route checks (api.staff.dependencies). Every action redirects
 page it came from (post/redirect/get), so reloading never repeats it.
 """
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -26,7 +26,7 @@ from api.clusters.models import Cluster
 from api.db import SessionDep, utc_now
 from api.errors import DomainError, pydantic_problems, validation_body
 from api.i18n import Language, parse_language, request_language, translate
-from api.rendering import field_id, render_page
+from api.rendering import FieldErrors, FormDep, field_id, form_text, render_page
 from api.reports.models import GrievanceCategory
 from api.staff.dependencies import CSRF_FIELD, CsrfToken, CurrentStaff, require_roles
 from api.staff.models import StaffRole, StaffUser
@@ -55,7 +55,7 @@ Lawyer = Annotated[StaffUser, Depends(require_roles(StaffRole.lawyer))]
 
 
 @dataclass
-class CampaignForm:
+class CampaignForm(FieldErrors):
     """Values as typed and errors by field, in the shape `_macros.html` expects."""
 
     values: dict[str, str] = field(default_factory=dict)
@@ -63,16 +63,6 @@ class CampaignForm:
     lawyer_ids: frozenset[int] = frozenset()
     errors: dict[str, list[str]] = field(default_factory=dict)
     summary: list[tuple[str, str, str | None]] = field(default_factory=list)
-
-    def value(self, name: str) -> str:
-        return self.values.get(name, "")
-
-    def invalid(self, name: str) -> bool:
-        return name in self.errors
-
-    def described_by(self, name: str, *hint_ids: str) -> str | None:
-        ids = [*hint_ids, f"err-{field_id(name)}"] if self.invalid(name) else list(hint_ids)
-        return " ".join(ids) or None
 
     def add_error(self, language: Language, name: str | None, message: str) -> None:
         if name is None:
@@ -82,19 +72,6 @@ class CampaignForm:
         top = name.split(".")[0]
         label = translate(language, f"campaign.field.{top}")
         self.summary.append((label, message, field_id(name)))
-
-
-async def _form_data(request: Request) -> AsyncIterator[FormData]:
-    async with request.form() as form:
-        yield form
-
-
-FormDep = Annotated[FormData, Depends(_form_data)]
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
 
 
 def _render(
@@ -222,11 +199,11 @@ def _form_from_campaign(session: Session, campaign: Campaign) -> CampaignForm:
 
 
 def _parse_form(form: FormData) -> tuple[CampaignForm, dict[str, Any]]:
-    values = {name: _text(form, name) for name in _FORM_FIELDS}
+    values = {name: form_text(form, name) for name in _FORM_FIELDS}
     respondents = []
     for index in range(MAX_RESPONDENT_ROWS):
         row = {
-            key: _text(form, f"respondents.{index}.{key}")
+            key: form_text(form, f"respondents.{index}.{key}")
             for key in ("role", "name", "unified_social_credit_code")
         }
         values.update({f"respondents.{index}.{key}": value for key, value in row.items()})
@@ -479,7 +456,7 @@ def _action(
 
 
 def _optional_int(form: FormData, name: str) -> int | None:
-    value = _text(form, name)
+    value = form_text(form, name)
     return int(value) if value.isdigit() else None
 
 
@@ -493,14 +470,14 @@ def post_transition(
     form: FormDep,
 ) -> Response:
     def move(campaign: Campaign) -> object:
-        target = _text(form, "to_status")
+        target = form_text(form, "to_status")
         if target not in set(CampaignStatus):
             raise CampaignFieldError("to_status", "unknown_status")
         return campaign_service.transition(
             session,
             campaign,
             to_status=CampaignStatus(target),
-            note=_text(form, "note")[:2000] or None,
+            note=form_text(form, "note")[:2000] or None,
             fact_pattern_version_id=_optional_int(form, "fact_pattern_version_id"),
             actor=staff,
             now=utc_now(),
@@ -554,7 +531,7 @@ def post_remove_lawyer(
 
 
 def _language_field(form: FormData) -> Language:
-    language = parse_language(_text(form, "language"))
+    language = parse_language(form_text(form, "language"))
     if language is None:
         raise CampaignFieldError("language", "unknown_language")
     return language

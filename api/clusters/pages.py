@@ -6,7 +6,7 @@ requirement checks, and each action redirects back (post/redirect/get), so reloa
 repeats it. The run page refreshes itself with a meta refresh while the run is going.
 """
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from functools import partial
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -32,7 +32,7 @@ from api.clusters.schemas import (
 from api.db import SessionDep, utc_now
 from api.errors import DomainError, pydantic_problems, validation_body
 from api.i18n import Language, request_language, translate
-from api.rendering import render_page
+from api.rendering import FormDep, form_text, render_page
 from api.reports import service as report_service
 from api.reports.models import GrievanceCategory
 from api.staff.dependencies import CSRF_FIELD, CsrfToken, require_roles
@@ -47,19 +47,6 @@ SORTS = ("size", "newest", "lender", "apr")
 _DONE_NOTICES = ("rename", "merge", "split", "exclude", "mark_duplicate", "unmark_duplicate")
 
 Organizer = Annotated[StaffUser, Depends(require_roles(StaffRole.organizer, StaffRole.admin))]
-
-
-async def _form_data(request: Request) -> AsyncIterator[FormData]:
-    async with request.form() as form:
-        yield form
-
-
-FormDep = Annotated[FormData, Depends(_form_data)]
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
 
 
 def _percent(share: float | None) -> str:
@@ -311,7 +298,7 @@ def post_rename(
     csrf_token: CsrfToken,
     form: FormDep,
 ) -> Response:
-    data = {"label": _text(form, "label"), "reason": _text(form, "reason")}
+    data = {"label": form_text(form, "label"), "reason": form_text(form, "reason")}
     return _act(
         request,
         session,
@@ -336,7 +323,7 @@ def post_merge(
     form: FormDep,
 ) -> Response:
     keys = [value for value in form.getlist("cluster_keys") if isinstance(value, str)]
-    data = {"cluster_keys": keys, "reason": _text(form, "reason")}
+    data = {"cluster_keys": keys, "reason": form_text(form, "reason")}
     return _act(
         request,
         session,
@@ -361,7 +348,7 @@ def post_split(
     form: FormDep,
 ) -> Response:
     report_ids = [value for value in form.getlist("report_ids") if isinstance(value, str)]
-    data = {"report_ids": report_ids, "reason": _text(form, "reason")}
+    data = {"report_ids": report_ids, "reason": form_text(form, "reason")}
     return _act(
         request,
         session,
@@ -385,7 +372,7 @@ def post_exclude(
     csrf_token: CsrfToken,
     form: FormDep,
 ) -> Response:
-    data = {"report_id": _text(form, "report_id"), "reason": _text(form, "reason")}
+    data = {"report_id": form_text(form, "report_id"), "reason": form_text(form, "reason")}
     return _act(
         request,
         session,
@@ -410,9 +397,9 @@ def post_mark_duplicate(
     form: FormDep,
 ) -> Response:
     data = {
-        "report_id": _text(form, "report_id"),
-        "duplicate_of_id": _text(form, "duplicate_of_id"),
-        "reason": _text(form, "reason"),
+        "report_id": form_text(form, "report_id"),
+        "duplicate_of_id": form_text(form, "duplicate_of_id"),
+        "reason": form_text(form, "reason"),
     }
     return _act(
         request,
@@ -437,7 +424,7 @@ def post_unmark_duplicate(
     csrf_token: CsrfToken,
     form: FormDep,
 ) -> Response:
-    data = {"report_id": _text(form, "report_id"), "reason": _text(form, "reason")}
+    data = {"report_id": form_text(form, "report_id"), "reason": form_text(form, "reason")}
     return _act(
         request,
         session,

@@ -7,14 +7,13 @@ errors come back as the form again with a message beside each field, in the requ
 """
 
 import re
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from typing import Annotated, Any, get_args
+from typing import Any, get_args
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -26,7 +25,7 @@ from api.errors import DomainError, FieldError, pydantic_problems, validation_bo
 from api.evidence.service import EvidenceUpload
 from api.i18n import Language, catalogue, request_language, translate
 from api.lenders import service as lender_service
-from api.rendering import field_id, render_page
+from api.rendering import FieldErrors, FormDep, field_id, form_text, render_page
 from api.reports import service as report_service
 from api.reports.models import ContactChannel, GrievanceCategory, Report, ReportSource
 from api.reports.router import evidence_limits, limit_receipt_lookups
@@ -76,7 +75,7 @@ _GROUP_ANCHORS = {
 
 
 @dataclass
-class FormView:
+class FormView(FieldErrors):
     """What the form shows: the values as typed, and the errors found in them by field name."""
 
     values: dict[str, str] = field(default_factory=dict)
@@ -88,16 +87,6 @@ class FormView:
     # (label, message, id of the input to jump to), in the order the errors came.
     summary: list[tuple[str, str, str | None]] = field(default_factory=list)
 
-    def value(self, name: str) -> str:
-        return self.values.get(name, "")
-
-    def invalid(self, name: str) -> bool:
-        return name in self.errors
-
-    def described_by(self, name: str, *hint_ids: str) -> str | None:
-        ids = [*hint_ids, f"err-{field_id(name)}"] if self.invalid(name) else list(hint_ids)
-        return " ".join(ids) or None
-
 
 @dataclass(frozen=True)
 class ParsedForm:
@@ -106,19 +95,6 @@ class ParsedForm:
     # Row numbers in the submitted list → row numbers on the page, since blank rows are skipped.
     rows: dict[str, list[int]]
     uploads: list[EvidenceUpload]
-
-
-async def _form_data(request: Request) -> AsyncIterator[FormData]:
-    async with request.form() as form:
-        yield form
-
-
-FormDep = Annotated[FormData, Depends(_form_data)]
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
 
 
 def _amount(raw: str) -> str:
@@ -143,7 +119,7 @@ def parse_report_form(form: FormData) -> ParsedForm:
     values: dict[str, str] = {}
     data: dict[str, Any] = {}
     for name in ("lender", "product", "title", "province", "first_incident_month"):
-        values[name] = _text(form, name)
+        values[name] = form_text(form, name)
         if values[name]:
             data[name] = values[name]
     narrative = form.get("narrative")
@@ -156,13 +132,13 @@ def parse_report_form(form: FormData) -> ParsedForm:
     loan: dict[str, Any] = {}
     for name in _LOAN_FIELDS:
         key = f"loan.{name}"
-        values[key] = _text(form, key)
+        values[key] = form_text(form, key)
         if values[key]:
             loan[name] = _amount(values[key]) if key in _AMOUNT_FIELDS else values[key]
     schedule: dict[str, Any] = {}
     for name in ("installments", "amount", "every"):
         key = f"loan.schedule.{name}"
-        values[key] = _text(form, key)
+        values[key] = form_text(form, key)
         if values[key] and name != "every":
             schedule[name] = _amount(values[key]) if key in _AMOUNT_FIELDS else values[key]
     if schedule:
@@ -175,7 +151,7 @@ def parse_report_form(form: FormData) -> ParsedForm:
         row: dict[str, str] = {}
         for name in ("due_on", "amount"):
             key = f"loan.payments.{index}.{name}"
-            values[key] = _text(form, key)
+            values[key] = form_text(form, key)
             if values[key]:
                 row[name] = _amount(values[key]) if name == "amount" else values[key]
         if row:
@@ -192,7 +168,7 @@ def parse_report_form(form: FormData) -> ParsedForm:
         row = {}
         for name in ("channel", "attempted_on", "outcome"):
             key = f"attempts.{index}.{name}"
-            values[key] = _text(form, key)
+            values[key] = form_text(form, key)
             if values[key]:
                 row[name] = values[key]
         if row:
@@ -462,7 +438,7 @@ def post_report_form(
     parsed = parse_report_form(form)
     try:
         submission = ReportSubmission.model_validate(parsed.data)
-        if _text(form, "action") == "submit":
+        if form_text(form, "action") == "submit":
             report, code = report_service.submit_report(
                 session,
                 submission=submission,
@@ -598,7 +574,7 @@ def receipt_lookup(request: Request) -> HTMLResponse:
 @router.post("/r/", response_model=None)
 def post_receipt_lookup(request: Request, form: FormDep) -> Response:
     """Go to the status page for a typed code, by redirect so the code never sits in a query."""
-    code = "".join(_text(form, "code").split())
+    code = "".join(form_text(form, "code").split())
     if not code:
         language = request_language(request)
         view = attach_errors(
@@ -701,7 +677,7 @@ def post_withdraw(request: Request, code: str, session: SessionDep, form: FormDe
         report = _open_report(request, session, code)
     except DomainError as error:
         return _error_page(request, error)
-    if _text(form, "confirm") != "yes":
+    if form_text(form, "confirm") != "yes":
         errors = [{"field": "confirm", "message": translate(language, "withdraw.confirm_needed")}]
         return _status_with_errors(request, session, report, code, {"confirm": ""}, errors, 422)
     report_service.withdraw_report(session, report=report, hooks=request.app.state.report_hooks)

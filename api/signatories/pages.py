@@ -6,7 +6,6 @@ pages follow api.campaigns.pages: a lawyer not assigned to the campaign gets the
 for the campaign itself, and the role requirement answers 403 to organizers and admins.
 """
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -23,7 +22,7 @@ from api.db import SessionDep
 from api.errors import DomainError
 from api.evidence.models import EvidenceFile
 from api.i18n import Language, catalogue, request_language, translate
-from api.rendering import field_id, format_moment, render_page
+from api.rendering import FormDep, field_id, format_moment, render_page
 from api.reports import service as report_service
 from api.reports.models import Report
 from api.reports.pages import FormView
@@ -41,14 +40,6 @@ router = APIRouter(include_in_schema=False)
 Lawyer = Annotated[StaffUser, Depends(require_roles(StaffRole.lawyer))]
 
 _DONE_NOTICES = ("joined", "left")
-
-
-async def _form_data(request: Request) -> AsyncIterator[FormData]:
-    async with request.form() as form:
-        yield form
-
-
-FormDep = Annotated[FormData, Depends(_form_data)]
 
 
 def _render(

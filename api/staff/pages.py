@@ -4,13 +4,13 @@ Plain form posts, no JavaScript. Every form carries the CSRF token in a hidden `
 field; the role requirement on each route checks it (see api.staff.dependencies).
 """
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -20,7 +20,7 @@ from api.config import Settings, SettingsDep
 from api.db import SessionDep, utc_now
 from api.errors import DomainError, pydantic_problems, validation_body
 from api.i18n import Language, request_language, translate
-from api.rendering import field_id, format_moment, render_page
+from api.rendering import FieldErrors, FormDep, field_id, form_text, format_moment, render_page
 from api.staff import service as staff_service
 from api.staff.dependencies import (
     CSRF_FIELD,
@@ -54,22 +54,12 @@ _KNOWN_FIELDS = {*_CREATE_FIELDS, "password"}
 
 
 @dataclass
-class StaffForm:
+class StaffForm(FieldErrors):
     """Values as typed and errors by field, in the shape `_macros.html` expects."""
 
     values: dict[str, str] = field(default_factory=dict)
     errors: dict[str, list[str]] = field(default_factory=dict)
     summary: list[tuple[str, str, str | None]] = field(default_factory=list)
-
-    def value(self, name: str) -> str:
-        return self.values.get(name, "")
-
-    def invalid(self, name: str) -> bool:
-        return name in self.errors
-
-    def described_by(self, name: str, *hint_ids: str) -> str | None:
-        ids = [*hint_ids, f"err-{field_id(name)}"] if self.invalid(name) else list(hint_ids)
-        return " ".join(ids) or None
 
     def add_error(self, language: Language, name: str | None, message: str) -> None:
         if name is None:
@@ -78,19 +68,6 @@ class StaffForm:
         self.errors.setdefault(name, []).append(message)
         label = translate(language, f"staff.field.{name}")
         self.summary.append((label, message, field_id(name)))
-
-
-async def _form_data(request: Request) -> AsyncIterator[FormData]:
-    async with request.form() as form:
-        yield form
-
-
-FormDep = Annotated[FormData, Depends(_form_data)]
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
 
 
 def _raw(form: FormData, name: str) -> str:
@@ -176,15 +153,15 @@ def login_page(request: Request, settings: SettingsDep) -> HTMLResponse:
 def post_login(
     request: Request, session: SessionDep, settings: SettingsDep, form: FormDep
 ) -> Response:
-    next_path = safe_next_path(_text(form, "next"))
-    email = _text(form, "email")
+    next_path = safe_next_path(form_text(form, "next"))
+    email = form_text(form, "email")
     page = partial(_login_page, request, settings, next_path=next_path, email=email)
     client = request.client.host if request.client else "unknown"
     if not request.app.state.staff_login_limiter.allow(client):
         return page(message_key="staff.login.too_many", status_code=429)
     now = utc_now()
     if not login_csrf_ok(
-        settings, request.cookies.get(LOGIN_CSRF_COOKIE), _text(form, CSRF_FIELD), now
+        settings, request.cookies.get(LOGIN_CSRF_COOKIE), form_text(form, CSRF_FIELD), now
     ):
         return page(message_key="staff.login.expired", status_code=403)
     password = _raw(form, "password")
@@ -328,7 +305,7 @@ def post_create_user(
     csrf_token: CsrfToken,
     form: FormDep,
 ) -> Response:
-    values = {name: _text(form, name) for name in _CREATE_FIELDS}
+    values = {name: form_text(form, name) for name in _CREATE_FIELDS}
     try:
         data = StaffCreate.model_validate({**values, "password": _raw(form, "password")})
         staff_service.create_staff(
