@@ -11,6 +11,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+import holidays
+
 from api.campaigns.models import CampaignStatus
 from api.config import PACKAGE_DATA_DIR
 from api.i18n import Language
@@ -20,7 +22,7 @@ Anchor = Literal["opened", "filed", "responded"]
 _ANCHORS: tuple[Anchor, ...] = ("opened", "filed", "responded")
 _UNITS = ("calendar_days", "working_days")
 _DEADLINE_KINDS = ("due", "extension")
-_SATURDAY = 5
+_CALENDAR_YEARS = range(2000, 2051)
 # Dates are counted in the recipient's calendar. A fixed offset is enough: China has no daylight
 # saving time, and in the US it moves a date only for an event in the hour around midnight.
 _UTC_OFFSET_HOURS = {"CN": 8, "US": -5}
@@ -218,15 +220,37 @@ def get_channel(code: str) -> ChannelRules:
 # Deadlines
 
 
-def add_days(start: date, days: int, unit: str) -> date:
-    """`days` after `start`; working days skip Saturdays and Sundays (not public holidays)."""
+@lru_cache(maxsize=4)
+def public_calendar(country: str) -> holidays.HolidayBase:
+    """The country's statutory holidays and, for China, its make-up working days (调休).
+
+    Years the State Council has not yet announced are the library's projection of the usual
+    rules; the campaign page tells staff to check dates against the official notice. The years
+    are filled in up front because the calendar is shared by request threads and expanding it
+    on a lookup would mutate it concurrently.
+    """
+    return holidays.country_holidays(country, years=_CALENDAR_YEARS)
+
+
+def add_days(start: date, days: int, unit: str, country: str) -> date:
+    """The last day of a period of `days` after `start` in `country`'s calendar.
+
+    Working days are the country's official working days: weekends and statutory holidays are
+    skipped and China's make-up working Saturdays and Sundays count. A period of calendar days
+    whose last day is not a working day ends on the next working day (PRC Civil Code Art. 203;
+    FRCP 6(a)(1)(C) for US court periods).
+    """
+    calendar = public_calendar(country)
     if unit == "calendar_days":
-        return start + timedelta(days=days)
-    current, remaining = start, days
-    while remaining:
+        current = start + timedelta(days=days)
+    else:
+        current, remaining = start, days
+        while remaining:
+            current += timedelta(days=1)
+            if calendar.is_working_day(current):
+                remaining -= 1
+    while not calendar.is_working_day(current):
         current += timedelta(days=1)
-        if current.weekday() < _SATURDAY:
-            remaining -= 1
     return current
 
 
@@ -256,7 +280,7 @@ def compute_deadlines(
             start = due[rule.anchor.removeprefix("deadline:")]
         else:
             start = anchors.get(rule.anchor)
-        due_on = add_days(start, rule.days, rule.unit) if start else None
+        due_on = add_days(start, rule.days, rule.unit, rules.country) if start else None
         due[rule.key] = due_on
         days_left = (due_on - today).days if due_on else None
         is_active = status in rule.active_in

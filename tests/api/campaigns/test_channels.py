@@ -59,7 +59,8 @@ def test_lender_complaint_deadlines_are_counted_from_filing() -> None:
     assert by_key["decision"].due_on == date(2026, 3, 17)
     assert by_key["decision"].days_left == 7
     assert by_key["decision_extended"].due_on == date(2026, 4, 1)
-    assert by_key["decision_extended_max"].due_on == date(2026, 5, 1)
+    # Day 60 is 1 May, inside the Labour Day holiday (1–5 May 2026): Civil Code Art. 203.
+    assert by_key["decision_extended_max"].due_on == date(2026, 5, 6)
     assert by_key["decision_extended"].rule.kind == "extension"
     # The review window starts only once the lender has answered.
     assert by_key["review_request"].due_on is None
@@ -102,7 +103,9 @@ def test_mediation_acceptance_and_mediation_period_in_working_days() -> None:
         today=FILED,
     )
 
-    assert [d.due_on for d in deadlines] == [date(2026, 3, 11), date(2026, 5, 13)]
+    # Qingming (6 April) and Labour Day (1, 4, 5 May) are skipped and Saturday 9 May is a
+    # make-up working day: 45 working days after 11 March end on 18 May, not 13 May.
+    assert [d.due_on for d in deadlines] == [date(2026, 3, 11), date(2026, 5, 18)]
 
 
 def test_representative_litigation_registration_runs_thirty_days_from_opening() -> None:
@@ -121,9 +124,27 @@ def test_representative_litigation_registration_runs_thirty_days_from_opening() 
 
 
 def test_working_days_skip_weekends() -> None:
-    assert add_days(date(2026, 3, 6), 1, "working_days") == date(2026, 3, 9)
-    assert add_days(date(2026, 3, 7), 5, "working_days") == date(2026, 3, 13)
-    assert add_days(date(2026, 3, 6), 3, "calendar_days") == date(2026, 3, 9)
+    assert add_days(date(2026, 3, 6), 1, "working_days", "CN") == date(2026, 3, 9)
+    assert add_days(date(2026, 3, 7), 5, "working_days", "CN") == date(2026, 3, 13)
+    assert add_days(date(2026, 3, 6), 3, "calendar_days", "CN") == date(2026, 3, 9)
+
+
+def test_chinese_working_days_skip_holidays_and_count_make_up_days() -> None:
+    # National Day 2026: 1–7 October off; Sunday 20 September and Saturday 10 October are
+    # make-up working days (State Council notice on the 2026 holidays).
+    assert add_days(date(2026, 9, 30), 1, "working_days", "CN") == date(2026, 10, 8)
+    assert add_days(date(2026, 9, 30), 3, "working_days", "CN") == date(2026, 10, 10)
+    assert add_days(date(2026, 9, 18), 1, "working_days", "CN") == date(2026, 9, 20)
+
+
+def test_a_calendar_period_ending_on_a_rest_day_moves_to_the_next_working_day() -> None:
+    # PRC Civil Code Art. 203: the last day falls in the National Day holiday.
+    assert add_days(date(2026, 9, 20), 12, "calendar_days", "CN") == date(2026, 10, 8)
+    # A Sunday moves to Monday; a day that is already a working day stays.
+    assert add_days(date(2026, 11, 28), 15, "calendar_days", "CN") == date(2026, 12, 14)
+    assert add_days(date(2026, 11, 28), 16, "calendar_days", "CN") == date(2026, 12, 14)
+    # US federal holiday: Independence Day 2026 is observed on Friday 3 July.
+    assert add_days(date(2026, 6, 18), 15, "calendar_days", "US") == date(2026, 7, 6)
 
 
 @pytest.mark.parametrize(

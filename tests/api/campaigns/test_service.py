@@ -201,9 +201,10 @@ def test_deadlines_come_from_the_data_file_and_the_filing_date(
         d.rule.key: d
         for d in campaign_service.campaign_deadlines(campaign, today=date(2026, 12, 20))
     }
-    # NOW is 2026-11-28 18:00 in Beijing, so filing day is the 28th there.
-    assert deadlines["decision"].due_on == date(2026, 12, 13)
-    assert deadlines["decision"].days_left == -7 and deadlines["decision"].is_overdue
+    # NOW is 2026-11-28 18:00 in Beijing, so filing day is the 28th there; 15 days later is
+    # Sunday 13 December, so the period ends on Monday the 14th (Civil Code Art. 203).
+    assert deadlines["decision"].due_on == date(2026, 12, 14)
+    assert deadlines["decision"].days_left == -6 and deadlines["decision"].is_overdue
     assert deadlines["decision_extended"].due_on == date(2026, 12, 28)
     assert not deadlines["decision_extended"].is_overdue
     assert deadlines["decision_extended_max"].due_on == date(2027, 1, 27)
