@@ -49,9 +49,15 @@ def _wait_until_healthy(base_url: str, process: subprocess.Popen[bytes], log: Pa
 
 
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def live_server_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`GONGSU_DATA_DIR` of this module's live server: tests reach its SQLite database here."""
+    return tmp_path_factory.mktemp("live-server")
+
+
+@pytest.fixture(scope="module")
+def live_server(live_server_data_dir: Path) -> Iterator[str]:
     """Base URL of `python -m api serve`, set up from scratch like a first install."""
-    data_dir = tmp_path_factory.mktemp("live-server")
+    data_dir = live_server_data_dir
     port = _free_port()
     env = {
         key: value

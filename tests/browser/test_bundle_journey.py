@@ -42,15 +42,6 @@ NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 BUILD_TIMEOUT_MS = 90_000
 
 
-def _live_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The data directory of this module's live server: the newest one created."""
-    candidates = sorted(
-        tmp_path_factory.getbasetemp().glob("live-server*"), key=lambda p: p.stat().st_mtime
-    )
-    assert candidates, "the live server fixture made no data directory"
-    return candidates[-1]
-
-
 class Journey:
     """The live server's database, written to directly."""
 
@@ -164,8 +155,8 @@ class Journey:
 
 
 @pytest.fixture(scope="module")
-def journey(live_server: str, tmp_path_factory: pytest.TempPathFactory) -> Journey:
-    journey = Journey(Settings(data_dir=_live_data_dir(tmp_path_factory), demo=False))
+def journey(live_server: str, live_server_data_dir: Path) -> Journey:
+    journey = Journey(Settings(data_dir=live_server_data_dir, demo=False))
     journey.set_up()
     return journey
 

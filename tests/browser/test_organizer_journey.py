@@ -22,17 +22,11 @@ pytestmark = pytest.mark.browser
 CAMPAIGN_TITLE = "同程借钱拒绝协商联合投诉"
 
 
-def _server_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The data directory `live_server` made for this module: the newest of its kind."""
-    made = tmp_path_factory.getbasetemp().glob("live-server*")
-    return max(made, key=lambda path: int(re.sub(r"\D", "", path.name) or 0))
-
-
 @pytest.fixture(scope="module")
-def staff(live_server: str, tmp_path_factory: pytest.TempPathFactory) -> dict[StaffRole, StaffUser]:
+def staff(live_server: str, live_server_data_dir: Path) -> dict[StaffRole, StaffUser]:
     """Staff accounts and a succeeded run with three clusters, written straight into the
     running server's SQLite database before the browser starts."""
-    data_dir = _server_data_dir(tmp_path_factory)
+    data_dir = live_server_data_dir
     engine = make_engine(f"sqlite:///{(data_dir / 'gongsu.db').resolve()}")
     try:
         with make_sessionmaker(engine)() as session:

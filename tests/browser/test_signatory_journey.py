@@ -35,18 +35,9 @@ PHONE = "13912345678"
 
 
 @pytest.fixture(scope="module")
-def live_database(live_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    """The live server's SQLite database: its data directory is the one whose log names its
-    port (tests/browser/conftest.py gives each module's server a fresh directory)."""
-    announcement = f"serving on {live_server}"
-    # Resolved, because pytest also links the newest directory as "live-servercurrent".
-    logs = {
-        log.resolve()
-        for log in tmp_path_factory.getbasetemp().glob("live-server*/server.log")
-        if announcement in log.read_text(errors="replace")
-    }
-    assert len(logs) == 1, f"no single server log says {announcement!r}"
-    engine = make_engine(f"sqlite:///{logs.pop().parent / 'gongsu.db'}")
+def live_database(live_server: str, live_server_data_dir: Path) -> Iterator[Engine]:
+    """The live server's SQLite database."""
+    engine = make_engine(f"sqlite:///{live_server_data_dir / 'gongsu.db'}")
     yield engine
     engine.dispose()
 
