@@ -120,3 +120,90 @@ def test_english_pdf_keeps_words_whole() -> None:
 
     assert "Refusal to negotiate" in text
     assert "5 of 8 reporters" in text
+
+
+def _member_table(rows: int) -> str:
+    lines = ["# 成员", "", "| 编号 | 实际年化利率 | 反映的问题 |", "|---|---|---|"]
+    lines += [
+        f"| M{index:05d} | {index % 200}.5% | 拒绝协商还款、骚扰亲友 |" for index in range(rows)
+    ]
+    return "\n".join([*lines, "", "表后的段落。"]) + "\n"
+
+
+def test_a_long_pdf_table_goes_on_over_pages_with_its_header_on_each() -> None:
+    pdf = pypdfium2.PdfDocument(documents.render_pdf(META, _member_table(300)))
+    try:
+        texts = [pdf[index].get_textpage().get_text_range() for index in range(len(pdf))]
+    finally:
+        pdf.close()
+
+    assert len(texts) > 3
+    assert all("编号" in text and "反映的问题" in text for text in texts)
+    everything = "\n".join(texts)
+    assert all(f"M{index:05d}" in everything for index in range(300))
+    assert everything.count("拒绝协商还款、骚扰亲友") == 300
+    assert "表后的段落。" in texts[-1]
+
+
+def test_pdf_table_cells_wrap_english_between_words_and_chinese_anywhere() -> None:
+    long_words = " ".join(["negotiation"] * 40)
+    markdown = f"| Member | Note |\n|---|---|\n| M001 | {long_words} |\n"
+    meta = documents.DocumentMeta(
+        title="Refusal", language="en", reference="GS-1 · en v1", created_at=META.created_at
+    )
+    pdf = pypdfium2.PdfDocument(documents.render_pdf(meta, markdown))
+    try:
+        text = pdf[0].get_textpage().get_text_range()
+    finally:
+        pdf.close()
+
+    note_lines = [line.strip() for line in text.splitlines() if "negotiation" in line]
+    assert len(note_lines) > 1
+    assert all(set(line.replace("M001", "").split()) == {"negotiation"} for line in note_lines)
+    assert sum(line.split().count("negotiation") for line in note_lines) == 40
+
+
+def test_a_table_row_taller_than_a_page_continues_on_the_next() -> None:
+    tall = "很长的说明" * 1500
+    pdf = pypdfium2.PdfDocument(
+        documents.render_pdf(META, f"| 编号 | 说明 |\n|---|---|\n| M1 | {tall} |\n")
+    )
+    try:
+        text = "".join(
+            pdf[index].get_textpage().get_text_range().replace("\r", "").replace("\n", "")
+            for index in range(len(pdf))
+        )
+        pages = len(pdf)
+    finally:
+        pdf.close()
+
+    assert pages > 1
+    assert text.count("很长的说明") >= 1499
+
+
+def test_a_long_docx_table_keeps_every_row_and_repeats_its_header() -> None:
+    document = Document(io.BytesIO(documents.render_docx(META, _member_table(300))))
+
+    (table,) = document.tables
+    assert len(table.rows) == 301
+    assert [cell.text for cell in table.rows[0].cells] == ["编号", "实际年化利率", "反映的问题"]
+    assert [cell.text for cell in table.rows[300].cells] == [
+        "M00299",
+        "99.5%",
+        "拒绝协商还款、骚扰亲友",
+    ]
+    assert table.rows[0]._tr.trPr is not None
+    assert table.rows[0]._tr.trPr.xpath("w:tblHeader")
+    assert document.paragraphs[-1].text == "表后的段落。"
+
+
+def test_short_table_rows_are_padded_and_markup_characters_kept_as_text() -> None:
+    markdown = "| a | b | c |\n|---|---|---|\n| x & <y> |\n"
+    document = Document(io.BytesIO(documents.render_docx(META, markdown)))
+
+    assert [cell.text for cell in document.tables[0].rows[1].cells] == ["x & <y>", "", ""]
+    pdf = pypdfium2.PdfDocument(documents.render_pdf(META, markdown))
+    try:
+        assert "x & <y>" in pdf[0].get_textpage().get_text_range()
+    finally:
+        pdf.close()
