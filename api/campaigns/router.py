@@ -357,7 +357,9 @@ def download_fact_pattern(
 ) -> Response:
     """The version as a Word document or a PDF with the Chinese font embedded."""
     campaign, version = _version(session, campaign_id, version_id, viewer)
-    document = campaign_service.render_version(campaign, version, document_format)
+    document = campaign_service.download_version(
+        session, campaign, version, document_format, viewer=viewer, now=utc_now()
+    )
     return Response(
         document.content,
         media_type=document.media_type,

@@ -727,6 +727,31 @@ class RenderedDocument:
     media_type: str
 
 
+def download_version(
+    session: Session,
+    campaign: Campaign,
+    version: FactPatternVersion,
+    document_format: str,
+    *,
+    viewer: StaffUser,
+    now: datetime,
+) -> RenderedDocument:
+    """The version rendered for a staff member; who took which version and format is audited,
+    so a copy that surfaces outside the campaign can be traced to its download."""
+    document = render_version(campaign, version, document_format)
+    _record(
+        session,
+        now,
+        viewer,
+        "campaign.fact_pattern_download",
+        campaign,
+        version_id=version.id,
+        format=document_format,
+        body_sha256=version.body_sha256,
+    )
+    return document
+
+
 def render_version(
     campaign: Campaign, version: FactPatternVersion, document_format: str
 ) -> RenderedDocument:

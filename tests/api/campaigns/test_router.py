@@ -6,7 +6,10 @@ from typing import Any
 
 import pypdfium2
 from docx import Document
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from api.audit.models import AuditEvent
 from api.staff.models import StaffRole
 from tests.api.campaigns.conftest import Browser
 
@@ -133,7 +136,7 @@ def test_invalid_transition_is_a_conflict(organizer: Browser, two_clusters: dict
 
 
 def test_versions_edit_diff_and_download(
-    organizer: Browser, lawyer: Browser, two_clusters: dict
+    organizer: Browser, lawyer: Browser, two_clusters: dict, db_session: Session
 ) -> None:
     campaign = organizer.post(API, json=campaign_body(lawyer_ids=[lawyer.user.id])).json()
     url = f"{API}/{campaign['id']}/fact-patterns"
@@ -167,6 +170,17 @@ def test_versions_edit_diff_and_download(
     finally:
         document.close()
     assert "提钱游拒绝协商" in first_page
+    downloads = db_session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.action == "campaign.fact_pattern_download")
+        .order_by(AuditEvent.id)
+    ).all()
+    assert [(e.actor, e.details["format"]) for e in downloads] == [
+        (f"staff:{lawyer.user.id}", "docx"),
+        (f"staff:{lawyer.user.id}", "pdf"),
+        (f"staff:{lawyer.user.id}", "pdf"),
+    ]
+    assert {e.details["version_id"] for e in downloads} == {edited["id"]}
 
 
 def test_lawyers_are_assigned_and_unassigned(
