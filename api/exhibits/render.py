@@ -18,6 +18,7 @@ import io
 import itertools
 import json
 import multiprocessing
+import os
 import zipfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -25,6 +26,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
 from typing import IO, Any
 
@@ -880,7 +882,72 @@ def _convert(item: EvidenceItem, campaign_code: str, texts: Mapping[str, str]) -
     return evidence_pdf(item, campaign_code, texts)
 
 
-def _converted_evidence(
+# Libraries whose output the exhibit pages are made of.
+_RENDERING_PACKAGES = ("fpdf2", "pypdf", "pillow")
+
+
+@lru_cache(maxsize=1)
+def renderer_fingerprint() -> str:
+    """Changes whenever a stamped page could: this module, the font, the PDF and image libraries."""
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    digest.update(FONT_PATH.read_bytes())
+    for package in _RENDERING_PACKAGES:
+        digest.update(f"{package}=={metadata.version(package)}".encode())
+    return digest.hexdigest()
+
+
+def exhibit_key(item: EvidenceItem, campaign_code: str, texts: Mapping[str, str]) -> str:
+    """Equal keys, byte-identical stamped PDFs: the key covers everything `evidence_pdf` reads
+    (the source by its SHA-256, which `check_source` holds it to)."""
+    return hashlib.sha256(
+        _canonical(
+            [
+                renderer_fingerprint(),
+                campaign_code,
+                {**asdict(item), "source_path": None, "custody": None},
+                {key: value for key, value in texts.items() if key.startswith("placeholder.")},
+            ]
+        )
+    ).hexdigest()
+
+
+class ExhibitCache:
+    """The stamped PDFs of a campaign's last build, by `exhibit_key`.
+
+    A rebuild (after a withdrawal, say) keeps almost every exhibit's Bates numbers and so its
+    key: reading the earlier PDF replaces a conversion, tens of milliseconds a file. After a
+    build only its own exhibits are kept, so copies of withdrawn evidence do not linger here."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def _path(self, key: str) -> Path:
+        return self.folder / f"{key}.pdf"
+
+    def has(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def read(self, key: str) -> bytes | None:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def write(self, key: str, content: bytes) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        partial = self.folder / f"{key}.{os.getpid()}.part"
+        partial.write_bytes(content)
+        partial.replace(self._path(key))
+
+    def keep_only(self, keys: Iterable[str]) -> None:
+        kept = {self._path(key).name for key in keys}
+        if self.folder.is_dir():
+            for path in self.folder.iterdir():
+                if path.name not in kept:
+                    path.unlink(missing_ok=True)
+
+
+def _conversions(
     items: Sequence[EvidenceItem], campaign_code: str, texts: Mapping[str, str], workers: int
 ) -> Iterator[bytes]:
     """Each item's stamped PDF, in order; converted in `workers` processes for a large bundle.
@@ -905,18 +972,44 @@ def _converted_evidence(
             yield content
 
 
+def _converted_evidence(
+    items: Sequence[EvidenceItem],
+    keys: Sequence[str],
+    campaign_code: str,
+    texts: Mapping[str, str],
+    workers: int,
+    cache: ExhibitCache | None,
+) -> Iterator[bytes]:
+    """Each item's stamped PDF, in order: from `cache` when an earlier build made it (by its
+    `exhibit_key` in `keys`), else converted and then kept in `cache`."""
+    cached = {key for key in keys if cache is not None and cache.has(key)}
+    missing = [item for item, key in zip(items, keys, strict=True) if key not in cached]
+    converted = _conversions(missing, campaign_code, texts, workers)
+    for item, key in zip(items, keys, strict=True):
+        if cache is None or key not in cached:
+            content = next(converted)
+            if cache is not None:
+                cache.write(key, content)
+        else:
+            check_source(item)
+            content = cache.read(key) or _convert(item, campaign_code, texts)
+        yield content
+
+
 def write_bundle(
     spec: BundleSpec,
     target: IO[bytes],
     progress: Progress = _ignore_progress,
     *,
     workers: int = 1,
+    cache: ExhibitCache | None = None,
 ) -> str:
     """Write the whole bundle into `target`; returns the inputs fingerprint.
 
     `progress(share, note)` is called now and then with the share done (0–1). Evidence is
-    converted in `workers` processes when there is enough of it to pay for starting them; the
-    archive is the same either way."""
+    converted in `workers` processes when there is enough of it to pay for starting them, or
+    read from `cache` when an earlier build converted it the same way; the archive is the same
+    either way."""
     fingerprint = inputs_fingerprint(spec)
     with BundleZip(target) as archive:
         code = spec.campaign.code
@@ -935,7 +1028,8 @@ def write_bundle(
         progress(0.2, "narratives")
         produced: dict[str, tuple[str, str]] = {}
         total = len(spec.evidence)
-        converted = _converted_evidence(spec.evidence, code, spec.texts, workers)
+        keys = [exhibit_key(item, code, spec.texts) for item in spec.evidence]
+        converted = _converted_evidence(spec.evidence, keys, code, spec.texts, workers, cache)
         for done, (item, content) in enumerate(zip(spec.evidence, converted, strict=True), 1):
             path = exhibit_path(code, item)
             produced[item.evidence_id] = (path, archive.add(path, content).sha256)
@@ -948,5 +1042,7 @@ def write_bundle(
         # The manifest lists every file but itself and SHA256SUMS, which lists the manifest too.
         archive.add(MANIFEST_PATH, manifest_bytes(spec, archive.files, fingerprint))
         archive.add(SUMS_PATH, sums_bytes(archive.files))
+    if cache is not None:
+        cache.keep_only(keys)
     progress(1.0, "written")
     return fingerprint

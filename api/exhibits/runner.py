@@ -87,7 +87,13 @@ def execute_build(sessions: sessionmaker[Session], settings: Settings, bundle_id
         target.parent.mkdir(parents=True, exist_ok=True)
         with partial.open("wb") as handle:
             fingerprint = render.write_bundle(
-                spec, handle, _ProgressWriter(sessions, bundle_id), workers=BUILD_WORKERS
+                spec,
+                handle,
+                _ProgressWriter(sessions, bundle_id),
+                workers=BUILD_WORKERS,
+                cache=render.ExhibitCache(
+                    exhibit_service.exhibit_cache_dir(settings.data_dir, campaign_id)
+                ),
             )
         partial.replace(target)
         with sessions() as session, session.begin():

@@ -318,6 +318,10 @@ def fact_pattern_cache_dir(data_dir: Path, campaign_id: int) -> Path:
     return data_dir / BUNDLES_DIR / f"campaign-{campaign_id}" / "fact-patterns"
 
 
+def exhibit_cache_dir(data_dir: Path, campaign_id: int) -> Path:
+    return data_dir / BUNDLES_DIR / f"campaign-{campaign_id}" / "exhibits"
+
+
 def bundle_path(data_dir: Path, bundle: ExhibitBundle) -> Path:
     if bundle.status != BundleStatus.succeeded or not bundle.file_path:
         raise Conflict("exhibit.error.not_ready")

@@ -1,5 +1,6 @@
 """The bundle's files and archive, from a spec written by hand: no database."""
 
+import dataclasses
 import io
 import json
 import zipfile
@@ -101,3 +102,58 @@ def test_a_stored_file_that_changed_stops_the_build(tmp_path: Path) -> None:
     (tmp_path / "contract.pdf").write_bytes(pdf(1))
     with pytest.raises(render.EvidenceChanged, match="ev-contract.pdf"):
         write_zip(spec, tmp_path / "b.zip")
+
+
+def _write_cached(spec: render.BundleSpec, path: Path, cache: render.ExhibitCache) -> bytes:
+    with path.open("wb") as handle:
+        render.write_bundle(spec, handle, cache=cache)
+    return path.read_bytes()
+
+
+def test_a_rebuild_reads_its_stamped_pdfs_from_the_cache_and_gives_the_same_zip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = spec_for(tmp_path)
+    cache = render.ExhibitCache(tmp_path / "cache")
+    uncached = write_zip(spec, tmp_path / "plain.zip").read_bytes()
+
+    assert _write_cached(spec, tmp_path / "first.zip", cache) == uncached
+    assert len(list(cache.folder.iterdir())) == len(spec.evidence)
+
+    def no_conversion(*_args: object) -> bytes:
+        raise AssertionError("converted again")
+
+    monkeypatch.setattr(render, "evidence_pdf", no_conversion)
+    assert _write_cached(spec, tmp_path / "again.zip", cache) == uncached
+
+
+def test_the_cache_keeps_only_the_last_builds_exhibits_and_misses_on_any_change(
+    tmp_path: Path,
+) -> None:
+    spec = spec_for(tmp_path)
+    cache = render.ExhibitCache(tmp_path / "cache")
+    _write_cached(spec, tmp_path / "first.zip", cache)
+    image, contract, recording = spec.evidence
+    renumbered = dataclasses.replace(image, exhibit_number="1-9")
+    code = spec.campaign.code
+    assert render.exhibit_key(renumbered, code, spec.texts) != render.exhibit_key(
+        image, code, spec.texts
+    )
+
+    smaller = dataclasses.replace(spec, evidence=(renumbered, recording))
+    rebuilt = _write_cached(smaller, tmp_path / "second.zip", cache)
+
+    assert rebuilt == write_zip(smaller, tmp_path / "plain.zip").read_bytes()
+    assert sorted(path.name for path in cache.folder.iterdir()) == sorted(
+        f"{render.exhibit_key(item, code, spec.texts)}.pdf" for item in (renumbered, recording)
+    )
+
+
+def test_a_cached_exhibit_does_not_hide_a_changed_stored_file(tmp_path: Path) -> None:
+    spec = spec_for(tmp_path)
+    cache = render.ExhibitCache(tmp_path / "cache")
+    _write_cached(spec, tmp_path / "first.zip", cache)
+    (tmp_path / "contract.pdf").write_bytes(pdf(1))
+
+    with pytest.raises(render.EvidenceChanged, match="ev-contract.pdf"):
+        _write_cached(spec, tmp_path / "second.zip", cache)
