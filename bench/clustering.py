@@ -477,7 +477,11 @@ def duplicates_section(quick: bool, params: ClusteringParams) -> None:
     base = load_cfpb().drop(columns=["issue"])
     # Real CFPB data holds resubmitted complaints; drop them first so every copy is known.
     first_pass = cluster_reports(base, params=params)
-    natural = first_pass.assignments[col.DUPLICATE_OF].notna().to_numpy()
+    # Assignments come sorted by report_id, not in the order of `base`.
+    marked = first_pass.assignments.loc[
+        first_pass.assignments[col.DUPLICATE_OF].notna(), col.REPORT_ID
+    ]
+    natural = base[col.REPORT_ID].isin(marked).to_numpy()
     base = base[~natural].reset_index(drop=True)
     rng = np.random.default_rng(11)
     kinds = ["exact", "char_edits", "sentence_reorder", "appended_text"]

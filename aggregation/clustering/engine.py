@@ -41,10 +41,11 @@ from aggregation.clustering import columns as col
 from aggregation.clustering.decisions import Membership, ReviewDecision, apply_decisions
 from aggregation.clustering.duplicates import (
     ShingleSettings,
-    duplicate_groups,
-    estimated_jaccard,
+    exact_jaccard,
     lender_hash,
-    originals_of,
+    likely_copy_pairs,
+    originals_by_rank,
+    shingle_text,
     signatures,
 )
 from aggregation.clustering.features import (
@@ -244,11 +245,13 @@ def _text_pass(
 
 
 def _original_rows(
-    frame: pd.DataFrame, text_pass: _TextPass, shingles: ShingleSettings
+    frame: pd.DataFrame, text_pass: _TextPass, shingles: ShingleSettings, max_text_chars: int
 ) -> np.ndarray:
     """Row of each row's original (itself when it is not a copy)."""
-    lender_keys = np.array([lender_hash(lender) for lender in frame[col.LENDER]], dtype=np.uint64)
-    groups = duplicate_groups(text_pass.signatures, text_pass.shingle_counts, lender_keys, shingles)
+    lender_code, lender_names = pd.factorize(frame[col.LENDER])
+    lender_keys = np.array([lender_hash(lender) for lender in lender_names], dtype=np.uint64)[
+        lender_code
+    ]
     if col.SUBMITTED_AT in frame.columns:
         submitted = pd.to_datetime(frame[col.SUBMITTED_AT], utc=True, errors="coerce")
         # Unknown submission times sort last; rows are already in report_id order.
@@ -258,14 +261,16 @@ def _original_rows(
         order = np.arange(len(frame))
     rank = np.empty(len(frame), dtype=np.int64)
     rank[order] = np.arange(len(frame))
-    original = originals_of(groups, rank)
-    # Linking is transitive (A~B, B~C), so a member may be far from its group's original; it is
-    # a copy only of an original it resembles itself.
-    resembles = (
-        estimated_jaccard(text_pass.signatures, text_pass.signatures[original])
-        >= shingles.min_jaccard
+    pairs = likely_copy_pairs(
+        text_pass.signatures, text_pass.shingle_counts, lender_keys, rank, shingles
     )
-    return np.where(resembles, original, np.arange(len(frame)))
+    texts = frame[col.TEXT].to_numpy(dtype=object)
+    shingle_text_of_row = {
+        row: shingle_text(texts[row][:max_text_chars]) for row in np.unique(pairs).tolist()
+    }
+    similarity = exact_jaccard(pairs, shingle_text_of_row, shingles)
+    copies = similarity >= shingles.min_jaccard
+    return originals_by_rank(pairs[copies], similarity[copies], rank)
 
 
 def _base_groups(
@@ -327,7 +332,7 @@ def cluster_reports(
     report_ids = frame[col.REPORT_ID].to_numpy(dtype=object)
     lenders = frame[col.LENDER].to_numpy(dtype=object)
 
-    original_row = _original_rows(frame, text_pass, shingles)
+    original_row = _original_rows(frame, text_pass, shingles, params.max_text_chars)
     base_group = _base_groups(frame, text_pass.vectors, original_row, params)
     base_ids = _stable_base_ids(report_ids, lenders, original_row, base_group, previous)
 

@@ -67,8 +67,11 @@ def cluster_statistics(members: pd.DataFrame, cluster_ids: pd.Series) -> pd.Data
     missing = pd.Series([None] * ids.size, dtype=object)
     if col.SUBMITTED_AT in frame.columns:
         stamps = pd.to_datetime(frame[col.SUBMITTED_AT], utc=True, errors="coerce")
-        months = stamps.dt.strftime("%Y-%m").groupby(frame[col.CLUSTER_ID])
-        first, last = months.min().reindex(ids), months.max().reindex(ids)
+        # Earliest and latest stamps give the month range; formatting per cluster rather than
+        # per report keeps string work off the reports.
+        by_cluster = stamps.groupby(frame[col.CLUSTER_ID])
+        first = by_cluster.min().reindex(ids).dt.strftime("%Y-%m")
+        last = by_cluster.max().reindex(ids).dt.strftime("%Y-%m")
         result[col.FIRST_MONTH] = first.astype(object).where(first.notna(), None).to_numpy()
         result[col.LAST_MONTH] = last.astype(object).where(last.notna(), None).to_numpy()
     else:
