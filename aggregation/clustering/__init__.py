@@ -2,7 +2,8 @@
 
 Public entry points: `cluster_reports` (a full run), `assign_report` (place one new report with
 the run's `ClusterIndex`), `ClusteringParams`, `ClusteringResult`, `ReviewDecision`, and the
-column names in `columns`.
+column names in `columns`. Reports that carry an `embedding` column (one vector per report from
+a sentence-embedding model) are grouped by those vectors; see `embedding_grouping`.
 """
 
 from aggregation.clustering import columns

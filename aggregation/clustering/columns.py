@@ -9,6 +9,8 @@ SUBMITTED_AT = "submitted_at"
 REGION = "region"
 APR_EFFECTIVE = "apr_effective"
 PRINCIPAL = "principal"
+# Optional: one float vector per report from a sentence-embedding model, for every report or none.
+EMBEDDING = "embedding"
 
 REQUIRED_INPUT_COLUMNS = (REPORT_ID, LENDER, TEXT)
 STATISTICS_SOURCE_COLUMNS = (SUBMITTED_AT, CATEGORIES, REGION, PRINCIPAL, APR_EFFECTIVE)

@@ -4,7 +4,9 @@ Steps, each in its own module:
 1. `features`: mask and vectorize each report (hashed TF-IDF → LSA fitted on a sample).
 2. `duplicates`: copies within a lender (MinHash LSH); a copy takes its original's cluster and
    does not count.
-3. `grouping`: per lender, average linkage cut at `min_similarity` over the originals.
+3. `grouping`: per lender, average linkage cut at `min_similarity` over the originals; when the
+   reports carry an `embedding` column, `embedding_grouping` on those vectors instead (average
+   linkage in small blocks, a neighbour graph split by Louvain in large ones).
 4. `stability`: ids carried over from `previous`, else derived from the founding members.
 5. `decisions`: organizer decisions re-applied in order.
 6. `statistics`: sizes, keywords, representatives and figures per cluster; `index` for placing
@@ -29,7 +31,7 @@ give identical output.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -47,6 +49,11 @@ from aggregation.clustering.duplicates import (
     originals_by_rank,
     shingle_text,
     signatures,
+)
+from aggregation.clustering.embedding_grouping import (
+    embedding_grouping_settings,
+    group_block_by_embeddings,
+    unit_embeddings,
 )
 from aggregation.clustering.features import (
     FeatureSpace,
@@ -73,7 +80,7 @@ from aggregation.clustering.statistics import (
 )
 from aggregation.text import normalize_text
 
-_INPUT_COLUMNS = (*col.REQUIRED_INPUT_COLUMNS, *col.STATISTICS_SOURCE_COLUMNS)
+_INPUT_COLUMNS = (*col.REQUIRED_INPUT_COLUMNS, *col.STATISTICS_SOURCE_COLUMNS, col.EMBEDDING)
 
 
 @dataclass(frozen=True)
@@ -274,7 +281,11 @@ def _original_rows(
 
 
 def _base_groups(
-    frame: pd.DataFrame, vectors: np.ndarray, original_row: np.ndarray, params: ClusteringParams
+    frame: pd.DataFrame,
+    vectors: np.ndarray,
+    original_row: np.ndarray,
+    params: ClusteringParams,
+    by_embeddings: bool = False,
 ) -> np.ndarray:
     """Base group number per row; copies get their original's group."""
     settings = GroupingSettings(
@@ -293,7 +304,11 @@ def _base_groups(
     )
     for _, rows in lender_rows:
         block = rows.to_numpy()
-        labels = group_block(vectors[block], settings)
+        labels = (
+            group_block_by_embeddings(vectors[block], embedding_grouping_settings(params))
+            if by_embeddings
+            else group_block(vectors[block], settings)
+        )
         group[block] = labels + next_group
         next_group += int(labels.max()) + 1
     return group[original_row]
@@ -318,22 +333,30 @@ def cluster_reports(
     """Group reports into per-lender grievance clusters with stable ids.
 
     `reports` needs `report_id`, `lender`, `text` (see `columns`); optional statistics columns
-    are used when present. `previous` is the last run's `assignments` (report_id, cluster_id and,
-    when kept, base_cluster_id). `decisions` are applied in the given order. `lender_names` maps a
-    lender key to its names and aliases, masked out of that lender's texts. Inputs are not
-    modified.
+    are used when present, and an optional `embedding` column (one float vector per report, for
+    all reports or none) makes the run group by those vectors instead of the text's LSA vectors.
+    `previous` is the last run's `assignments` (report_id, cluster_id and, when kept,
+    base_cluster_id). `decisions` are applied in the given order. `lender_names` maps a lender
+    key to its names and aliases, masked out of that lender's texts. Inputs are not modified.
     """
     params = params or ClusteringParams()
     frame = _canonical_frame(reports)
+    embeddings = unit_embeddings(frame[col.EMBEDDING]) if col.EMBEDDING in frame.columns else None
     masker = LenderNameMasker(lender_names)
     space = _fit_space(frame, masker, params)
     text_pass = _text_pass(frame, masker, space, params)
+    if embeddings is not None:
+        # Given embeddings replace the LSA vectors for grouping, centroids and representatives;
+        # duplicates and keywords still come from the text.
+        text_pass = replace(text_pass, vectors=embeddings)
     shingles = shingle_settings_of(params)
     report_ids = frame[col.REPORT_ID].to_numpy(dtype=object)
     lenders = frame[col.LENDER].to_numpy(dtype=object)
 
     original_row = _original_rows(frame, text_pass, shingles, params.max_text_chars)
-    base_group = _base_groups(frame, text_pass.vectors, original_row, params)
+    base_group = _base_groups(
+        frame, text_pass.vectors, original_row, params, by_embeddings=embeddings is not None
+    )
     base_ids = _stable_base_ids(report_ids, lenders, original_row, base_group, previous)
 
     membership = Membership(
@@ -353,9 +376,13 @@ def cluster_reports(
         feature_space=space,
         lender_names={key: tuple(names) for key, names in (lender_names or {}).items()},
         centroids_by_lender=build_centroids(
-            clusters[col.CLUSTER_ID].tolist(), clusters[col.LENDER].tolist(), centroids
+            clusters[col.CLUSTER_ID].tolist(),
+            clusters[col.LENDER].tolist(),
+            centroids,
+            as_directions=embeddings is not None,
         ),
         copies=_copy_index(frame, text_pass, membership, shingles),
+        embedding_dimensions=None if embeddings is None else embeddings.shape[1],
     )
     return ClusteringResult(
         assignments=assignments,

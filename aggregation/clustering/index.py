@@ -2,9 +2,11 @@
 
 The index keeps, per lender, the matrix of cluster centroids (unnormalized means of the members'
 unit LSA vectors), so placing a report costs one projection plus one matrix-vector product over
-that lender's clusters, independent of the total number of reports. Copies are found with the
-run's MinHash band keys, kept sorted per band for binary search. Everything is numpy arrays,
-strings and the fitted `FeatureSpace`, so the index pickles as is.
+that lender's clusters, independent of the total number of reports. A run grouped by caller-given
+embeddings keeps unit centroid directions in that embedding space instead, and a new report must
+then bring its own embedding from the same model. Copies are found with the run's MinHash band
+keys, kept sorted per band for binary search. Everything is numpy arrays, strings and the fitted
+`FeatureSpace`, so the index pickles as is.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ class ClusterIndex:
     lender_names: Mapping[str, tuple[str, ...]]
     centroids_by_lender: Mapping[str, LenderCentroids]
     copies: CopyIndex
+    # Length of the embeddings the run grouped by; None when it grouped by its LSA vectors.
+    embedding_dimensions: int | None = None
     _masker: LenderNameMasker = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -105,8 +109,15 @@ def build_copy_index(
 
 
 def build_centroids(
-    cluster_ids: Sequence[str], lenders: Sequence[str], centroids: np.ndarray
+    cluster_ids: Sequence[str],
+    lenders: Sequence[str],
+    centroids: np.ndarray,
+    as_directions: bool = False,
 ) -> dict[str, LenderCentroids]:
+    """Per-lender centroid matrices; `as_directions` scales each to unit length (cosine scores)."""
+    if as_directions:
+        norms = np.linalg.norm(centroids, axis=1, keepdims=True)
+        centroids = centroids / np.where(norms > 0, norms, 1.0)
     frame = pd.DataFrame({"cluster_id": cluster_ids, "lender": lenders})
     return {
         str(lender): LenderCentroids(
@@ -161,23 +172,49 @@ def assign_report(
     run's threshold cut on) when that is at least `min_similarity`; else None until the next
     run. `similarity` is that average cosine (0.0 when the lender has no clusters). The index is
     not changed.
+
+    When the run grouped by embeddings, `report` must carry its `embedding` (same model, same
+    length) and the score is instead its cosine to the direction of each cluster's centroid,
+    placed at `embedding_assignment_min_similarity`; copies are still found from the text.
     """
     text = _field(report, col.TEXT)
     lender = _field(report, col.LENDER)
     copy = _find_copy(index, text, lender)
     duplicate_of = None if copy is None else str(index.copies.original_ids[copy[0]])
-    masked = clustering_text(text[: index.params.max_text_chars], lender, index._masker)
-    vector, coverage = index.feature_space.project(term_hasher().transform([masked]))
+    if index.embedding_dimensions is None:
+        masked = clustering_text(text[: index.params.max_text_chars], lender, index._masker)
+        vector, coverage = index.feature_space.project(term_hasher().transform([masked]))
+        query, is_placeable = vector[0], coverage[0] >= index.params.min_coverage
+        threshold = index.params.min_similarity
+    else:
+        query = _report_embedding(report, index.embedding_dimensions)
+        is_placeable, threshold = True, index.params.embedding_assignment_min_similarity
     entry = index.centroids_by_lender.get(lender)
     if entry is None or entry.cluster_ids.size == 0:
         return (None if copy is None else str(index.copies.cluster_ids[copy[0]])), duplicate_of, 0.0
-    scores = entry.centroids @ vector[0]
+    scores = entry.centroids @ query
     if copy is not None:
         cluster_id = str(index.copies.cluster_ids[copy[0]])
         matches = np.flatnonzero(entry.cluster_ids == cluster_id)
         return cluster_id, duplicate_of, float(scores[matches[0]]) if matches.size else 0.0
     best = int(np.argmax(scores))
     similarity = float(scores[best])
-    if coverage[0] < index.params.min_coverage or similarity < index.params.min_similarity:
+    if not is_placeable or similarity < threshold:
         return None, None, similarity
     return str(entry.cluster_ids[best]), None, similarity
+
+
+def _report_embedding(report: Mapping[str, Any] | pd.Series, dimensions: int) -> np.ndarray:
+    value = report.get(col.EMBEDDING)
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        raise ValueError(
+            f"this index was built from embeddings: report field {col.EMBEDDING!r} is required "
+            f"(a vector of {dimensions} floats from the model the run used)"
+        )
+    vector = np.asarray(value, dtype=np.float64).ravel()
+    norm = float(np.linalg.norm(vector)) if vector.size == dimensions else 0.0
+    if vector.size != dimensions or not np.isfinite(vector).all() or norm == 0:
+        raise ValueError(
+            f"report field {col.EMBEDDING!r} must be {dimensions} finite floats, not all zero"
+        )
+    return (vector / norm).astype(np.float32)

@@ -34,6 +34,19 @@ class ClusteringParams:
     duplicate_min_shingles: int = 30
     minhash_bins: int = 128
     minhash_rows_per_band: int = 4
+    # Used only when reports carry an `embedding` column (see embedding_grouping): a lender's
+    # block under `embedding_graph_min_reports` reports is cut by average linkage at
+    # `embedding_linkage_min_similarity`; a larger one links each report to its
+    # `embedding_neighbour_count` nearest at cosine `embedding_neighbour_min_similarity` or more
+    # and Louvain splits that graph at `embedding_resolution`.
+    embedding_graph_min_reports: int = 2000
+    embedding_linkage_min_similarity: float = 0.6
+    embedding_neighbour_count: int = 10
+    embedding_neighbour_min_similarity: float = 0.5
+    embedding_resolution: float = 8.0
+    # Incremental assignment with embeddings: the least cosine between a new report and the
+    # direction of its nearest cluster's centroid.
+    embedding_assignment_min_similarity: float = 0.65
     keyword_count: int = 8
     representative_count: int = 3
     seed: int = 0
@@ -45,6 +58,15 @@ class ClusteringParams:
         problems = []
         if not -1.0 <= self.min_similarity <= 1.0:
             problems.append("min_similarity must be within [-1, 1]")
+        for name in (
+            "embedding_linkage_min_similarity",
+            "embedding_neighbour_min_similarity",
+            "embedding_assignment_min_similarity",
+        ):
+            if not -1.0 <= getattr(self, name) <= 1.0:
+                problems.append(f"{name} must be within [-1, 1]")
+        if not self.embedding_resolution > 0:
+            problems.append("embedding_resolution must be positive")
         if not 0.0 < self.duplicate_min_jaccard <= 1.0:
             problems.append("duplicate_min_jaccard must be within (0, 1]")
         if self.minhash_bins <= 0 or self.minhash_bins & (self.minhash_bins - 1):
@@ -63,6 +85,8 @@ class ClusteringParams:
             "max_linkage_nodes",
             "duplicate_shingle_chars",
             "duplicate_min_shingles",
+            "embedding_graph_min_reports",
+            "embedding_neighbour_count",
             "keyword_count",
             "representative_count",
             "n_jobs",
