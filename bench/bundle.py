@@ -396,8 +396,18 @@ def main() -> int:
 
 
 def run_build(bundle_id: int) -> dict[str, Any] | None:
+    # Started with -c, not as a script: a spawned converter process imports its parent's main
+    # script again (this one, and with it everything the generator needs, seconds of CPU), but
+    # not a package's __main__, and the server runs as `python -m api serve`.
     child = subprocess.run(
-        [sys.executable, __file__, "--build-only", str(bundle_id)],
+        [
+            sys.executable,
+            "-c",
+            "import sys; from bench.bundle import main; sys.exit(main())",
+            "--build-only",
+            str(bundle_id),
+        ],
+        cwd=REPO_DIR,
         capture_output=True,
         text=True,
         check=False,
