@@ -23,18 +23,28 @@ resolution 6, its best.) A neighbour graph needs groups larger than the neighbou
 modularity's penalty for joining two reports grows as the block shrinks: in small blocks, with a
 few reports per grievance, Louvain splits or mixes what one absolute threshold gets right. In big
 blocks Louvain finds paraphrase communities that no single cut can (at 3,080 reports the best
-average-linkage cut, 0.5–0.55, stays near F1 0.55–0.58). The switch sits at 2,000 reports,
-between the measured crossover points. Average linkage at 0.6 is the precision-first cut (BCubed
-precision 0.81 / 0.80 at 100 reports and blocked, against 0.71 / 0.70 at 0.55). A check on
-1,000 CFPB narratives outside the benchmark's sample, blocked by company (label Company|Issue):
-average linkage 0.55 / 0.6 / 0.65 give V 0.920 / 0.927 / 0.934 and F1 0.722 / 0.737 / 0.747.
+average-linkage cut, 0.5–0.55, stays near F1 0.55–0.58). The switch sits at 2,000 reports:
+average linkage still leads at 1,000, Louvain with the scaled resolution below leads at 2,000
+(2 samples: V 0.827 / F1 0.616 against 0.813 / 0.563 at 0.55). Average linkage at 0.6 is the
+precision-first cut (BCubed precision 0.81 / 0.80 at 100 reports and blocked, against 0.71 /
+0.70 at 0.55). A check on 1,000 CFPB narratives outside the benchmark's sample, blocked by
+company (label Company|Issue): average linkage 0.55 / 0.6 / 0.65 give V 0.920 / 0.927 / 0.934
+and F1 0.722 / 0.737 / 0.747.
 
 Louvain's settings came from a grid on three 3,080-query train samples: neighbours 6, 8, 10, 15
 × cosine 0.4, 0.5 × resolution 2–10. Quality is flat from 6 to 15 neighbours and resolution 6 to
 10 (V 0.813–0.827, F1 0.60–0.62); 10 neighbours, cosine 0.5, resolution 8 gives V 0.822, F1
-0.617, BCubed precision 0.62 and recall 0.61, in 1–2 s per block. Known limit: resolution is
-relative to the block, so a grievance that makes up more than a few percent of a large block is
-split into several groups (precision first; organizers can merge them).
+0.617, BCubed precision 0.62 and recall 0.61, in 1–2 s per block. A fixed resolution splits the
+same intents finer as the block grows (train, V / F1 at resolution 8: 2,000 queries 0.817 /
+0.605, 6,000 0.817 / 0.585, all 10,003 0.813 / 0.552 with 178 groups): with a fixed number of
+neighbours a big group's graph grows long and thin, and cheaper to cut. Scaling the resolution
+as 8 × 3,000 / block size keeps the grain level: 0.827 / 0.616, 0.819 / 0.617 and 0.814 / 0.607
+(102 groups).
+
+Cost: the exact neighbour search is O(n² · dimensions) per block and networkx's Louvain is pure
+Python; all 10,003 train queries as one block took 5–8 s on the shared 2-core machine. Blocks of
+100,000 reports would take minutes: the embedding path has not been run at the lexical path's
+scale.
 
 Deterministic: exact neighbour search over rows in canonical order, a symmetric graph, Louvain
 seeded with `seed`, groups numbered by their first row.
@@ -52,9 +62,8 @@ from scipy import sparse
 from aggregation.clustering.grouping import average_linkage_labels
 from aggregation.clustering.params import ClusteringParams
 
-# Rows of the similarity matrix computed at once: 2,048 × n float32 stays under 100 MB for a
-# 10,000-report block.
-_SIMILARITY_ROWS_PER_CHUNK = 2048
+# Similarity-matrix cells computed at once (float32): 64 MB whatever the block size.
+_SIMILARITY_CELLS_PER_CHUNK = 2**24
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,7 @@ class EmbeddingGroupingSettings:
     neighbour_count: int
     neighbour_min_similarity: float
     resolution: float
+    resolution_reports: int
     linkage_min_similarity: float
     seed: int
 
@@ -70,8 +80,8 @@ class EmbeddingGroupingSettings:
 def unit_embeddings(values: pd.Series) -> np.ndarray | None:
     """Rows of `values` (one float vector per report) as unit float32 vectors.
 
-    None when every value is missing; a ValueError names the first offending report row when only
-    some are, when lengths differ, or when a vector is not finite or is zero.
+    None when every value is missing; a ValueError says what is wrong when only some are, when
+    lengths differ, or when a vector is not finite or is all zeros.
     """
     is_missing = values.map(_is_missing).to_numpy(dtype=bool)
     if is_missing.all():
@@ -112,8 +122,9 @@ def neighbour_graph(
     if count < 1:
         return sparse.csr_matrix((report_count, report_count), dtype=np.float64)
     sources, targets, weights = [], [], []
-    for start in range(0, report_count, _SIMILARITY_ROWS_PER_CHUNK):
-        rows = np.arange(start, min(start + _SIMILARITY_ROWS_PER_CHUNK, report_count))
+    rows_per_chunk = max(1, _SIMILARITY_CELLS_PER_CHUNK // report_count)
+    for start in range(0, report_count, rows_per_chunk):
+        rows = np.arange(start, min(start + rows_per_chunk, report_count))
         similarity = vectors[rows] @ vectors.T
         similarity[np.arange(rows.size), rows] = -np.inf
         nearest = np.argpartition(-similarity, count - 1, axis=1)[:, :count]
@@ -148,8 +159,11 @@ def group_block_by_embeddings(
     graph = nx.from_scipy_sparse_array(
         neighbour_graph(vectors, settings.neighbour_count, settings.neighbour_min_similarity)
     )
+    # With a fixed number of neighbours a big group's graph is long and thin, so a fixed
+    # resolution cuts it finer the larger the block; inverse scaling keeps the grain level.
+    resolution = settings.resolution * settings.resolution_reports / report_count
     communities = nx.community.louvain_communities(
-        graph, weight="weight", resolution=settings.resolution, seed=settings.seed
+        graph, weight="weight", resolution=resolution, seed=settings.seed
     )
     labels = np.empty(report_count, dtype=np.int64)
     for label, members in enumerate(sorted(communities, key=min)):
@@ -163,6 +177,7 @@ def embedding_grouping_settings(params: ClusteringParams) -> EmbeddingGroupingSe
         neighbour_count=params.embedding_neighbour_count,
         neighbour_min_similarity=params.embedding_neighbour_min_similarity,
         resolution=params.embedding_resolution,
+        resolution_reports=params.embedding_resolution_reports,
         linkage_min_similarity=params.embedding_linkage_min_similarity,
         seed=params.seed,
     )

@@ -38,14 +38,18 @@ class ClusteringParams:
     # block under `embedding_graph_min_reports` reports is cut by average linkage at
     # `embedding_linkage_min_similarity`; a larger one links each report to its
     # `embedding_neighbour_count` nearest at cosine `embedding_neighbour_min_similarity` or more
-    # and Louvain splits that graph at `embedding_resolution`.
+    # and Louvain splits that graph at resolution `embedding_resolution` ×
+    # `embedding_resolution_reports` / (reports in the block).
     embedding_graph_min_reports: int = 2000
     embedding_linkage_min_similarity: float = 0.6
     embedding_neighbour_count: int = 10
     embedding_neighbour_min_similarity: float = 0.5
     embedding_resolution: float = 8.0
+    embedding_resolution_reports: int = 3000
     # Incremental assignment with embeddings: the least cosine between a new report and the
-    # direction of its nearest cluster's centroid.
+    # direction of its nearest cluster's centroid. At 0.65, 1,000 held-out BANKING77 train
+    # queries (88% placed) joined their intent's cluster as often as the run's own members did
+    # (0.72 vs 0.715); at 0.6, 94% placed, 0.70.
     embedding_assignment_min_similarity: float = 0.65
     keyword_count: int = 8
     representative_count: int = 3
@@ -87,6 +91,7 @@ class ClusteringParams:
             "duplicate_min_shingles",
             "embedding_graph_min_reports",
             "embedding_neighbour_count",
+            "embedding_resolution_reports",
             "keyword_count",
             "representative_count",
             "n_jobs",
