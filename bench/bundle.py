@@ -318,6 +318,11 @@ def request_bundle(settings: Settings) -> int:
         return bundle.id
 
 
+def _cpu_seconds(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 def build(settings: Settings, bundle_id: int) -> None:
     """Run in its own process, so its peak memory is the build's alone."""
     sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
@@ -331,6 +336,9 @@ def build(settings: Settings, bundle_id: int) -> None:
             "status": str(bundle.status),
             "error": bundle.error,
             "seconds": round(seconds, 2),
+            # CPU time does not depend on what else the shared machine runs, wall time does.
+            "cpu_s": round(_cpu_seconds(resource.RUSAGE_SELF), 1),
+            "converters_cpu_s": round(_cpu_seconds(resource.RUSAGE_CHILDREN), 1),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             # The largest of the evidence converter processes (there are runner.BUILD_WORKERS).
             "worker_peak_rss_mb": round(
@@ -385,7 +393,8 @@ def main() -> int:
             f"{name}: {result['seconds']:.1f} s (target < 60 s); "
             f"peak RSS {result['peak_rss_mb']:.0f} MB builder + {runner.BUILD_WORKERS} x "
             f"{result['worker_peak_rss_mb']:.0f} MB"
-            f" converters = at most {total_mb:.0f} MB (target < 2048 MB)"
+            f" converters = at most {total_mb:.0f} MB (target < 2048 MB); "
+            f"CPU {result['cpu_s']:.1f} s builder + {result['converters_cpu_s']:.1f} s converters"
         )
     print(f"byte-identical rebuild: {first['sha256'] == again['sha256']}")
     print(

@@ -9,7 +9,8 @@ and pypdf derive the file identifier from the content).
 Evidence is converted one file at a time and streamed into the archive, so memory stays flat
 however many files the bundle holds. Each page is stamped with its Bates number
 `<CAMPAIGN>-<MEMBER>-<SEQ>`; redaction happened before (the stamped copy of an image is the
-metadata-free one).
+metadata-free one). Given an `ExhibitCache`, a build keeps its stamped PDFs and the next build
+of the campaign reuses those whose inputs are unchanged, which are the same bytes.
 """
 
 import csv
