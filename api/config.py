@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     audit_seal_interval_s: float = 2.0
     # How often a server process asks whether a newer grouping run has finished.
     clustering_recheck_s: float = 5.0
+    # Filed reports are placed in their cluster by a worker thread per server process, moments
+    # after their commit (api.clusters.assignment); tests place them explicitly instead.
+    placement_worker: bool = True
+    # How often that worker also looks for reports committed but never placed (a process died
+    # in between).
+    placement_sweep_interval_s: float = 60.0
 
     receipt_lookups_per_window: int = 30
     receipt_lookup_window_seconds: int = 600

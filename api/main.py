@@ -15,7 +15,7 @@ from api.audit import service as audit_service
 from api.campaigns.pages import router as campaign_pages
 from api.campaigns.router import router as campaign_router
 from api.clusters import runner as cluster_runner
-from api.clusters.assignment import IndexCache, place_report
+from api.clusters.assignment import IndexCache, ReportPlacer
 from api.clusters.pages import router as cluster_pages
 from api.clusters.router import router as cluster_router
 from api.config import Settings
@@ -25,6 +25,7 @@ from api.exhibits import runner as exhibit_runner
 from api.exhibits.pages import router as exhibit_pages
 from api.exhibits.router import router as exhibit_router
 from api.lenders.router import router as lender_router
+from api.lenders.service import LenderDirectory
 from api.middleware import AccessLog, BodySizeLimit
 from api.reports.pages import router as report_pages
 from api.reports.router import router as report_router
@@ -67,17 +68,31 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     anyio.to_thread.current_default_thread_limiter().total_tokens = (
         app.state.settings.request_threads
     )
+    settings: Settings = app.state.settings
     stop = threading.Event()
-    sealer = threading.Thread(
-        target=_seal_audit_log_forever,
-        args=(app.state.sessionmaker, stop, app.state.settings.audit_seal_interval_s),
-        name="audit-sealer",
-        daemon=True,
-    )
-    sealer.start()
+    workers = [
+        threading.Thread(
+            target=_seal_audit_log_forever,
+            args=(app.state.sessionmaker, stop, settings.audit_seal_interval_s),
+            name="audit-sealer",
+            daemon=True,
+        )
+    ]
+    if settings.placement_worker:
+        workers.append(
+            threading.Thread(
+                target=app.state.report_placer.run_forever,
+                args=(app.state.sessionmaker, stop, settings.placement_sweep_interval_s),
+                name="report-placer",
+                daemon=True,
+            )
+        )
+    for worker in workers:
+        worker.start()
     yield
     stop.set()
-    sealer.join(timeout=10)
+    for worker in workers:
+        worker.join(timeout=10)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -103,10 +118,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.report_hooks.withdrawn.append(signatory_service.on_report_withdrawn)
     # A setting on the app, so tests can run the grouping in their own way.
     app.state.start_clustering_run = _clustering_launcher(settings)
-    index_cache = IndexCache(settings.clustering_index_dir, settings.clustering_recheck_s)
-    app.state.report_hooks.submitted.append(
-        lambda session, report: place_report(session, report, index_cache)
+    app.state.lender_directory = LenderDirectory()
+    app.state.report_placer = ReportPlacer(
+        IndexCache(settings.clustering_index_dir, settings.clustering_recheck_s)
     )
+    app.state.report_hooks.submitted.append(app.state.report_placer.place_after_commit)
     # Likewise for exhibit bundle builds, which tests run in the request's own thread.
     app.state.start_bundle_build = exhibit_runner.start_in_background
 

@@ -169,15 +169,58 @@ async def load(name: str, port: int, requests: int, concurrency: int, max_second
     return Result(name, len(latencies), errors, seconds, latencies)
 
 
+UNPLACED_REPORTS_SQL = text(
+    """
+    SELECT count(*) FROM report
+    WHERE status = 'active' AND NOT EXISTS (
+        SELECT 1 FROM cluster_membership
+        WHERE report_id = report.id
+          AND run_id = (SELECT max(id) FROM clustering_run WHERE status = 'succeeded')
+    )
+    """
+)
+
+
+@dataclass
+class Placement:
+    unplaced_at_end: int
+    catch_up_s: float | None
+
+
+def wait_for_placement(database_url: str, max_seconds: float) -> Placement:
+    """Reports are placed in their cluster just after their commit: how many were still waiting
+    when the load ended, and how long until none was (None: not within max_seconds)."""
+    engine = create_engine(database_url)
+    started = time.perf_counter()
+    try:
+        with engine.connect() as connection:
+            unplaced_at_end = connection.scalar(UNPLACED_REPORTS_SQL) or 0
+            unplaced = unplaced_at_end
+            while unplaced and time.perf_counter() - started < max_seconds:
+                time.sleep(0.05)
+                unplaced = connection.scalar(UNPLACED_REPORTS_SQL) or 0
+    finally:
+        engine.dispose()
+    return Placement(unplaced_at_end, None if unplaced else time.perf_counter() - started)
+
+
 def measure(
-    name: str, command: list[str], env: dict[str, str], port: int, args: argparse.Namespace
-) -> Result:
+    name: str,
+    command: list[str],
+    env: dict[str, str],
+    port: int,
+    args: argparse.Namespace,
+    placement_database_url: str | None = None,
+) -> tuple[Result, Placement | None]:
     process = subprocess.Popen(command, cwd=REPO_DIR, env=env, stdout=subprocess.DEVNULL)
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base_url, process)
         asyncio.run(load(name, port, args.warmup, args.concurrency, args.max_seconds))
-        return asyncio.run(load(name, port, args.requests, args.concurrency, args.max_seconds))
+        result = asyncio.run(load(name, port, args.requests, args.concurrency, args.max_seconds))
+        if placement_database_url is None:
+            return result, None
+        return result, wait_for_placement(placement_database_url, args.max_seconds)
     finally:
         stop(process)
 
@@ -210,14 +253,15 @@ def main() -> int:
     )
 
     gongsu_port, bare_port = free_port(), free_port()
-    gongsu = measure(
+    gongsu, placement = measure(
         "gongsu POST /api/v1/reports",
         [PYTHON, "-m", "api", "serve"],
         {**env, "GONGSU_PORT": str(gongsu_port)},
         gongsu_port,
         args,
+        placement_database_url=database_url,
     )
-    bare = measure(
+    bare, _ = measure(
         "bare FastAPI endpoint",
         [
             PYTHON,
@@ -254,6 +298,16 @@ def main() -> int:
     print(
         f"throughput ratio gongsu/bare: {gongsu.per_second / bare.per_second:.2f}; "
         f"p99 ratio: {gongsu.percentile(0.99) / bare.percentile(0.99):.2f}"
+    )
+    assert placement is not None
+    caught_up = (
+        f"all placed {placement.catch_up_s:.1f} s after the last answer"
+        if placement.catch_up_s is not None
+        else f"NOT all placed within {args.max_seconds:.0f} s"
+    )
+    print(
+        f"cluster placement: {placement.unplaced_at_end} reports waiting when the load ended; "
+        f"{caught_up}"
     )
     meets = gongsu.per_second >= 300 and gongsu.percentile(0.99) < 100 and gongsu.errors == 0
     print(f"target (>= 300 reports/s, p99 < 100 ms, no errors): {'met' if meets else 'NOT met'}")

@@ -83,13 +83,15 @@ def db_session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    # The audit sealer thread would share the test's connection; tests seal explicitly.
+    # The audit sealer and report placer threads would share the test's connection; tests seal
+    # and place explicitly.
     return Settings(
         data_dir=tmp_path / "data",
         database_url=database_url,
         demo=False,
         audit_seal_interval_s=3600,
         clustering_recheck_s=0,
+        placement_worker=False,
     )
 
 

@@ -1,33 +1,47 @@
-"""Placing a report in a cluster the moment it is filed, without re-running the grouping.
+"""Placing a filed report in a cluster moments after its commit, without re-running the grouping.
 
 Each server process keeps the newest run's `ClusterIndex` in memory (loaded from the file the
-runner wrote) and swaps it when a newer run succeeds. Placement costs one look-up of the newest
-run id plus a projection and a dot product against one lender's centroids.
+runner wrote) and swaps it when a newer run succeeds. A `ReportPlacer` per process takes the ids
+of reports as their transactions commit and places them from one worker thread: the borrower's
+answer does not wait for the projection and the near-duplicate check, and a batch of reports
+shares one transaction. A report committed but never placed (the process died in between) is
+found by the worker's sweep, at start-up and then periodically.
 """
 
 import logging
+import queue
 import threading
 import time
+from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Exists, Insert, event, exists, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
 
 from aggregation import ClusterIndex, assign_report
 from api.clusters.models import ClusteringRun, ClusterMembership, RunStatus
 from api.clusters.runner import index_path, load_index
 from api.lenders.models import Lender
-from api.reports.models import Report
+from api.reports.models import Report, ReportStatus
 
 logger = logging.getLogger(__name__)
 
+# A run's input holds the reports committed before it loaded them. Their `submitted_at` is cut to
+# the minute and stamped before the commit, so the sweep looks back this far before the run was
+# requested; older reports are in the run already.
+SWEEP_LOOKBACK = timedelta(minutes=10)
+PLACEMENT_BATCH_MAX = 200
+
 
 class IndexCache:
-    """The newest succeeded run's index, per process; safe to share between request threads.
+    """The newest succeeded run's index, per process; safe to share between threads.
 
-    Which run is newest is asked of the database at most every `recheck_s` seconds: a
-    submission then costs no extra round trip, and a finished run is picked up within seconds
-    (reports filed in between are placed against the previous run, which is still correct).
+    Which run is newest is asked of the database at most every `recheck_s` seconds, and a
+    finished run is picked up within seconds (reports placed in between go against the previous
+    run, which is still correct; the sweep adds them to the newer run).
     """
 
     def __init__(self, index_dir: Path, recheck_s: float = 5.0) -> None:
@@ -68,33 +82,149 @@ class IndexCache:
             return run_id, self._index
 
 
-def place_report(session: Session, report: Report, cache: IndexCache) -> ClusterMembership | None:
-    """Add the report to the newest run's memberships: in the nearest cluster of its lender when
-    similar enough, else unassigned until the next run (still recorded, so the dashboard can
-    count reports waiting for a run)."""
+def _insert_ignoring_placed(session: Session) -> Insert:
+    # Two processes can place the same report (one's queue and the other's sweep); the first
+    # placement stands and the second adds nothing.
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(ClusterMembership).on_conflict_do_nothing()
+
+
+def _placed_in(run_id: int) -> Exists:
+    return exists().where(
+        ClusterMembership.run_id == run_id, ClusterMembership.report_id == Report.id
+    )
+
+
+def place_reports(session: Session, report_ids: Sequence[str], cache: IndexCache) -> int:
+    """Add active reports to the newest run's memberships: each in the nearest cluster of its
+    lender when similar enough, else unassigned until the next run (still recorded, so the
+    dashboard can count reports waiting for a run). Reports the run holds already are left as
+    they are. Returns how many were placed."""
+    newest = cache.newest(session)
+    if newest is None or not report_ids:
+        return 0
+    run_id, index = newest
+    rows = session.execute(
+        select(
+            Report.id,
+            func.coalesce(Lender.key, Report.lender_name_key),
+            Report.title,
+            Report.narrative,
+        )
+        .outerjoin(Lender, Lender.id == Report.lender_id)
+        .where(
+            Report.id.in_(report_ids),
+            Report.status == ReportStatus.active,
+            ~_placed_in(run_id),
+        )
+        .order_by(Report.id)
+    ).all()
+    memberships: list[dict[str, Any]] = []
+    for report_id, lender_key, title, narrative in rows:
+        cluster_key, duplicate_of, similarity = assign_report(
+            index, {"report_id": report_id, "lender": lender_key, "text": f"{title}\n{narrative}"}
+        )
+        memberships.append(
+            {
+                "run_id": run_id,
+                "report_id": report_id,
+                "cluster_key": cluster_key,
+                "base_cluster_key": None,
+                "duplicate_of_id": duplicate_of,
+                "assigned_by": "incremental",
+                "similarity": similarity,
+            }
+        )
+    if memberships:
+        session.execute(_insert_ignoring_placed(session), memberships)
+    return len(memberships)
+
+
+def unplaced_report_ids(session: Session, cache: IndexCache) -> list[str]:
+    """Active reports filed since the newest run's input was loaded that it has no place for."""
     newest = cache.newest(session)
     if newest is None:
-        return None
-    run_id, index = newest
-    # The lender was loaded when the report was filed, so this is read from the session.
-    lender = session.get(Lender, report.lender_id) if report.lender_id is not None else None
-    lender_key = lender.key if lender is not None else report.lender_name_key
-    cluster_key, duplicate_of, similarity = assign_report(
-        index,
-        {
-            "report_id": report.id,
-            "lender": lender_key,
-            "text": f"{report.title}\n{report.narrative}",
-        },
+        return []
+    run_id = newest[0]
+    requested_at = session.scalar(
+        select(ClusteringRun.requested_at).where(ClusteringRun.id == run_id)
     )
-    membership = ClusterMembership(
-        run_id=run_id,
-        report_id=report.id,
-        cluster_key=cluster_key,
-        base_cluster_key=None,
-        duplicate_of_id=duplicate_of,
-        assigned_by="incremental",
-        similarity=similarity,
+    if requested_at is None:
+        return []
+    return list(
+        session.scalars(
+            select(Report.id)
+            .where(
+                Report.status == ReportStatus.active,
+                Report.submitted_at >= requested_at - SWEEP_LOOKBACK,
+                ~_placed_in(run_id),
+            )
+            .order_by(Report.submitted_at, Report.id)
+        )
     )
-    session.add(membership)
-    return membership
+
+
+class ReportPlacer:
+    """Places committed reports from a queue, in batches; one per server process.
+
+    `enqueue` is called once a report's transaction has committed, so the worker never looks
+    for a report that is not visible yet. Tests call `drain` instead of running the worker.
+    """
+
+    def __init__(self, cache: IndexCache) -> None:
+        self.cache = cache
+        self._queue: queue.SimpleQueue[str] = queue.SimpleQueue()
+
+    def enqueue(self, report_id: str) -> None:
+        self._queue.put(report_id)
+
+    def place_after_commit(self, session: Session, report: Report) -> None:
+        """The report-filed hook: queue the report once its transaction has committed."""
+        report_id = report.id
+        event.listen(session, "after_commit", lambda _session: self.enqueue(report_id), once=True)
+
+    def _take_batch(self, first: str | None) -> list[str]:
+        batch = [] if first is None else [first]
+        while len(batch) < PLACEMENT_BATCH_MAX:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def drain(self, sessions: sessionmaker[Session]) -> int:
+        """Place every report queued so far, in the calling thread; returns how many."""
+        placed = 0
+        while batch := self._take_batch(None):
+            with sessions() as session, session.begin():
+                placed += place_reports(session, batch, self.cache)
+        return placed
+
+    def sweep(self, sessions: sessionmaker[Session]) -> int:
+        """Place the reports that were committed but never placed."""
+        with sessions() as session, session.begin():
+            return place_reports(session, unplaced_report_ids(session, self.cache), self.cache)
+
+    def run_forever(
+        self, sessions: sessionmaker[Session], stop: threading.Event, sweep_interval_s: float
+    ) -> None:
+        """The worker thread: sweep, then place whatever arrives, sweeping again when idle for
+        `sweep_interval_s`. On `stop` it places what is still queued before returning."""
+        next_sweep = time.monotonic()
+        while not stop.is_set():
+            try:
+                if time.monotonic() >= next_sweep:
+                    swept = self.sweep(sessions)
+                    if swept:
+                        logger.info("placed %d reports that had been left unplaced", swept)
+                    next_sweep = time.monotonic() + sweep_interval_s
+                try:
+                    first = self._queue.get(timeout=min(1.0, sweep_interval_s))
+                except queue.Empty:
+                    continue
+                with sessions() as session, session.begin():
+                    place_reports(session, self._take_batch(first), self.cache)
+            except Exception:
+                # The reports of a failed batch stay unplaced until the next sweep finds them.
+                logger.exception("placing reports failed; the next sweep retries")
+        self.drain(sessions)

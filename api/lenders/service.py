@@ -2,6 +2,8 @@
 
 import csv
 import re
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +77,61 @@ def resolve_lender(session: Session, typed_name: str) -> Lender | None:
     return session.scalar(
         select(Lender).join(LenderAlias).where(LenderAlias.alias_key == alias_key)
     )
+
+
+@dataclass(frozen=True)
+class KnownLender:
+    """What a report needs of its lender, held in memory between requests."""
+
+    id: int
+    key: str
+    name_zh: str
+    name_en: str
+
+
+class LenderDirectory:
+    """Typed names already mapped to a lender, remembered per process.
+
+    Aliases are only ever added, never removed or moved to another lender, so a remembered
+    mapping stays right; the whole table is re-read every `refresh_s` seconds only so that
+    renamed lenders show their new names. A name not remembered is looked up in the database
+    each time, so a name an admin has just mapped resolves at once in every process.
+    """
+
+    def __init__(self, refresh_s: float = 300.0) -> None:
+        self.refresh_s = refresh_s
+        self._lock = threading.Lock()
+        self._by_alias_key: dict[str, KnownLender] = {}
+        self._loaded_at = float("-inf")
+
+    def _reload(self, session: Session) -> None:
+        rows = session.execute(
+            select(LenderAlias.alias_key, Lender.id, Lender.key, Lender.name_zh, Lender.name_en)
+            .join(Lender)
+            .order_by(LenderAlias.alias_key)
+        )
+        by_alias_key = {alias_key: KnownLender(*lender) for alias_key, *lender in rows}
+        with self._lock:
+            self._by_alias_key = by_alias_key
+            self._loaded_at = time.monotonic()
+
+    def resolve(self, session: Session, typed_name: str) -> KnownLender | None:
+        """The lender a typed name refers to, or None when nobody has mapped that name yet."""
+        alias_key = normalize_name(typed_name)
+        if not alias_key:
+            return None
+        if time.monotonic() - self._loaded_at >= self.refresh_s:
+            self._reload(session)
+        known = self._by_alias_key.get(alias_key)
+        if known is not None:
+            return known
+        lender = resolve_lender(session, typed_name)
+        if lender is None:
+            return None
+        known = KnownLender(lender.id, lender.key, lender.name_zh, lender.name_en)
+        with self._lock:
+            self._by_alias_key[alias_key] = known
+        return known
 
 
 def get_lender_by_key(session: Session, key: str) -> Lender | None:

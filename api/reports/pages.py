@@ -448,9 +448,12 @@ def post_report_form(
                 evidence_dir=settings.evidence_dir,
                 evidence_limits=evidence_limits(settings),
                 hooks=request.app.state.report_hooks,
+                lenders=request.app.state.lender_directory,
             )
             return _render(request, "receipt.html", {"code": code, "report": report}, private=True)
-        preview = report_service.preview_report(session, submission)
+        preview = report_service.preview_report(
+            session, submission, request.app.state.lender_directory
+        )
     except ValidationError as error:
         errors = _validation_errors(language, error)
         view = attach_errors(parsed.view, language, errors, parsed.rows)

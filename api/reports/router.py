@@ -42,9 +42,11 @@ ReceiptLookup = Depends(limit_receipt_lookups)
 
 
 @router.post("/reports/preview", response_model=ReportPreview, responses=_ERRORS)
-def preview_report(submission: ReportSubmission, session: SessionDep) -> ReportPreview:
+def preview_report(
+    submission: ReportSubmission, request: Request, session: SessionDep
+) -> ReportPreview:
     """Show what would be stored: redacted title and narrative, removed spans, loan cost."""
-    return report_service.preview_report(session, submission)
+    return report_service.preview_report(session, submission, request.app.state.lender_directory)
 
 
 @router.post(
@@ -65,6 +67,7 @@ def submit_report(
         evidence_dir=settings.evidence_dir,
         evidence_limits=evidence_limits(settings),
         hooks=request.app.state.report_hooks,
+        lenders=request.app.state.lender_directory,
     )
     return ReportReceipt(report_id=report.id, receipt_code=code)
 

@@ -38,6 +38,7 @@ from api.evidence.schemas import EvidenceRead
 from api.evidence.service import EvidenceLimits, EvidenceUpload
 from api.lenders import service as lender_service
 from api.lenders.models import Lender
+from api.lenders.service import KnownLender, LenderDirectory
 from api.reports.models import (
     GrievanceCategory,
     Report,
@@ -60,11 +61,11 @@ ReportHook = Callable[[Session, Report], None]
 
 @dataclass
 class ReportHooks:
-    """What higher domains do when a report is filed or withdrawn, in the same transaction.
+    """What higher domains do when a report is filed or withdrawn, inside its transaction.
 
     Reports sit below clusters and campaigns and cannot import them, so the application
-    (api.main) registers their reactions here: grouping a new report at once, and removing a
-    withdrawn reporter's identity from campaigns not yet filed.
+    (api.main) registers their reactions here: queueing a new report for its cluster once it
+    has committed, and removing a withdrawn reporter's identity from campaigns not yet filed.
     """
 
     submitted: list[ReportHook] = field(default_factory=list)
@@ -189,13 +190,23 @@ def _check_region(submission: ReportSubmission) -> str | None:
     return code
 
 
-def preview_report(session: Session, submission: ReportSubmission) -> ReportPreview:
+def _resolve_lender(
+    session: Session, typed_name: str, lenders: LenderDirectory | None
+) -> Lender | KnownLender | None:
+    if lenders is None:
+        return lender_service.resolve_lender(session, typed_name)
+    return lenders.resolve(session, typed_name)
+
+
+def preview_report(
+    session: Session, submission: ReportSubmission, lenders: LenderDirectory | None = None
+) -> ReportPreview:
     """What would be stored: the redacted text with the spans removed, and the loan's cost."""
     _check_month(submission, utc_minute_now())
     region_code = _check_region(submission)
     cost = compute_cost(submission.loan)
     redacted = _redact_submission(submission)
-    lender = lender_service.resolve_lender(session, submission.lender)
+    lender = _resolve_lender(session, submission.lender, lenders)
     spans = [
         RedactionOut(field=field, kind=str(r.kind), start=r.start, end=r.end)
         for field, result in (("title", redacted.title), ("narrative", redacted.narrative))
@@ -250,15 +261,20 @@ def submit_report(
     evidence_dir: Path,
     evidence_limits: EvidenceLimits,
     hooks: ReportHooks = NO_HOOKS,
+    lenders: LenderDirectory | None = None,
 ) -> tuple[Report, str]:
-    """File a report; returns it with the receipt code, which exists nowhere else afterwards."""
+    """File a report; returns it with the receipt code, which exists nowhere else afterwards.
+
+    `lenders` is the process's memory of mapped lender names; without it the name is looked up
+    in the database.
+    """
     now = utc_minute_now()
     _check_month(submission, now)
     region_code = _check_region(submission)
     cost = compute_cost(submission.loan)
     evidence_service.check_uploads(list(evidence), evidence_limits)
     redacted = _redact_submission(submission)
-    lender = lender_service.resolve_lender(session, submission.lender)
+    lender = _resolve_lender(session, submission.lender, lenders)
     receipt_code = new_receipt_code()
     report = Report(
         id=uuid.uuid4().hex,
@@ -282,8 +298,9 @@ def submit_report(
         **_loan_columns(submission.loan, cost),
     )
     session.add(report)
-    session.flush()
     if evidence:
+        # Evidence rows refer to the report by foreign key: the report row goes first.
+        session.flush()
         evidence_service.store_evidence(
             session,
             storage_dir=evidence_dir,

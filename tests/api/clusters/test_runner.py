@@ -4,6 +4,7 @@ and a new report placed at once against the run's index."""
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -150,7 +151,7 @@ def test_decisions_are_reapplied_and_withdrawals_left_out(
     assert run.report_count == 9
 
 
-def test_a_new_report_is_placed_at_once_against_the_newest_run(
+def test_a_new_report_is_placed_against_the_newest_run(
     client: TestClient,
     filed: dict[str, list[str]],
     session_factory: sessionmaker[Session],
@@ -161,13 +162,12 @@ def test_a_new_report_is_placed_at_once_against_the_newest_run(
     groups = _clusters_of(db_session, run)
     text = "放款时被扣了会员费和担保费，实际到账比合同本金少，要求退还会员费。"
     new_id = _file(client, [text], "同程借钱")[0]
-    report = db_session.get(Report, new_id)
-    assert report is not None
 
-    placed = assignment.place_report(db_session, report, assignment.IndexCache(tmp_path))
+    placed_count = assignment.place_reports(db_session, [new_id], assignment.IndexCache(tmp_path))
 
+    assert placed_count == 1
+    placed = db_session.get(ClusterMembership, (run.id, new_id))
     assert placed is not None
-    assert placed.run_id == run.id
     assert placed.assigned_by == "incremental"
     assert placed.cluster_key is not None
     members = groups[placed.cluster_key]
@@ -175,25 +175,65 @@ def test_a_new_report_is_placed_at_once_against_the_newest_run(
     assert not members & set(filed["harassment"])
 
 
-def test_filing_a_report_places_it_in_the_same_transaction(
+def _memberships_of(session: Session, report_id: str) -> list[ClusterMembership]:
+    return list(
+        session.scalars(select(ClusterMembership).where(ClusterMembership.report_id == report_id))
+    )
+
+
+@pytest.fixture
+def newest_run(
+    filed: dict[str, list[str]], session_factory: sessionmaker[Session], settings: Settings
+) -> ClusteringRun:
+    return _run(session_factory, settings.clustering_index_dir)
+
+
+def test_a_filed_report_is_placed_once_its_commit_is_done(
+    app: FastAPI,
     client: TestClient,
     filed: dict[str, list[str]],
+    newest_run: ClusteringRun,
     session_factory: sessionmaker[Session],
     db_session: Session,
-    settings: Settings,
 ) -> None:
-    run = _run(session_factory, settings.clustering_index_dir)
+    run = newest_run
     body = submission(
         lender="同程借钱", title="又被扣会员费", narrative=HARASSMENT[0] + "还骚扰我的家人。"
     )
 
     report_id = client.post("/api/v1/reports", json=body).json()["report_id"]
 
-    placed = db_session.scalar(
-        select(ClusterMembership).where(ClusterMembership.report_id == report_id)
-    )
-    assert placed is not None
+    assert _memberships_of(db_session, report_id) == []
+    assert app.state.report_placer.drain(session_factory) == 1
+    [placed] = _memberships_of(db_session, report_id)
     assert placed.run_id == run.id
     assert placed.assigned_by == "incremental"
     members = _clusters_of(db_session, run).get(placed.cluster_key or "", set())
     assert members & set(filed["harassment"])
+
+
+def test_reports_committed_but_never_placed_are_found_by_the_sweep(
+    app: FastAPI,
+    client: TestClient,
+    newest_run: ClusteringRun,
+    session_factory: sessionmaker[Session],
+    db_session: Session,
+    settings: Settings,
+) -> None:
+    run = newest_run
+    first, withdrawn_id = _file(client, FEES[:2], "同程借钱")
+    withdrawn = db_session.get(Report, withdrawn_id)
+    assert withdrawn is not None
+    withdrawn.status = ReportStatus.withdrawn
+    db_session.commit()
+    # A process started after a crash: its queue never heard of these reports.
+    restarted = assignment.ReportPlacer(assignment.IndexCache(settings.clustering_index_dir))
+
+    assert restarted.sweep(session_factory) == 1
+    assert restarted.sweep(session_factory) == 0
+
+    assert [m.run_id for m in _memberships_of(db_session, first)] == [run.id]
+    assert _memberships_of(db_session, withdrawn_id) == []
+    # The crashed process's queue, drained after all, adds no second placement.
+    app.state.report_placer.drain(session_factory)
+    assert [m.run_id for m in _memberships_of(db_session, first)] == [run.id]
