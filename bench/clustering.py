@@ -15,9 +15,9 @@ import json
 import os
 import pickle
 import re
-import resource
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -446,10 +446,79 @@ def synthetic_reports(base: pd.DataFrame, count: int, seed: int) -> pd.DataFrame
     )
 
 
-def peak_rss_mb() -> tuple[float, float]:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return own, workers
+class ProcessSampler:
+    """Resident memory and CPU time of this process and all its descendants, read from /proc.
+
+    `ru_maxrss` of children is no use here: a worker started from a large process inherits that
+    process's high-water mark, so it reports the parent's size, not the worker's. Peak memory is
+    the largest sum over processes seen in one sample (shared pages count once per process, so
+    the sum errs high). CPU seconds include workers that are still alive.
+    """
+
+    def __init__(self, interval_s: float = 0.25) -> None:
+        self.interval_s = interval_s
+        self.peak_total_mb = 0.0
+        self.peak_main_mb = 0.0
+        self.peak_worker_mb = 0.0
+        self._cpu_ticks: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> ProcessSampler:
+        self._cpu_start = os.times()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def cpu_seconds(self) -> float:
+        own = os.times()
+        own_seconds = (own.user + own.system) - (self._cpu_start.user + self._cpu_start.system)
+        workers = sum(ticks for pid, ticks in self._cpu_ticks.items() if pid != os.getpid())
+        return own_seconds + workers / os.sysconf("SC_CLK_TCK")
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self._sample()
+
+    def _sample(self) -> None:
+        children: dict[int, list[int]] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+        total = 0.0
+        pending = [os.getpid()]
+        while pending:
+            pid = pending.pop()
+            pending.extend(children.get(pid, []))
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            rss_mb = next(
+                (
+                    int(line.split()[1]) / 1024
+                    for line in status.splitlines()
+                    if line.startswith("VmRSS:")
+                ),
+                0.0,
+            )
+            total += rss_mb
+            if pid == os.getpid():
+                self.peak_main_mb = max(self.peak_main_mb, rss_mb)
+            else:
+                self.peak_worker_mb = max(self.peak_worker_mb, rss_mb)
+                self._cpu_ticks[pid] = int(fields[11]) + int(fields[12])
+        self.peak_total_mb = max(self.peak_total_mb, total)
 
 
 def scale_child(count: int, latency_samples: int) -> None:
@@ -459,10 +528,11 @@ def scale_child(count: int, latency_samples: int) -> None:
     reports = synthetic_reports(base, count, seed=count)
     generate_seconds = time.perf_counter() - start
     params = ClusteringParams(n_jobs=2)
+    load_before = os.getloadavg()
     start = time.perf_counter()
-    result = cluster_reports(reports, params=params)
+    with ProcessSampler() as sampler:
+        result = cluster_reports(reports, params=params)
     cluster_seconds = time.perf_counter() - start
-    own_mb, workers_mb = peak_rss_mb()
     del reports
     probes = synthetic_reports(base, latency_samples, seed=count + 1)
     latencies = []
@@ -482,8 +552,12 @@ def scale_child(count: int, latency_samples: int) -> None:
                 "reports": count,
                 "generate_s": generate_seconds,
                 "cluster_s": cluster_seconds,
-                "peak_rss_main_mb": own_mb,
-                "peak_rss_worker_mb": workers_mb,
+                "cpu_s": sampler.cpu_seconds(),
+                "load_before": load_before[0],
+                "load_after": os.getloadavg()[0],
+                "peak_rss_total_mb": sampler.peak_total_mb,
+                "peak_rss_main_mb": sampler.peak_main_mb,
+                "peak_rss_worker_mb": sampler.peak_worker_mb,
                 "clusters": int(len(sizes)),
                 "shown_clusters": int(result.clusters[col.IS_SHOWN].sum()),
                 "largest_cluster": int(sizes.max()),
@@ -520,9 +594,12 @@ def scale_section(sizes: list[int], latency_samples: int) -> None:
             continue
         figures = json.loads(outcome.stdout.strip().splitlines()[-1])
         print(
-            f"  {count:>9,} reports: grouped in {figures['cluster_s']:.1f} s; peak RSS main "
-            f"{figures['peak_rss_main_mb']:.0f} MB, largest worker "
-            f"{figures['peak_rss_worker_mb']:.0f} MB; {figures['clusters']:,} clusters "
+            f"  {count:>9,} reports: grouped in {figures['cluster_s']:.1f} s ("
+            f"{figures['cpu_s']:.0f} CPU s, load average {figures['load_before']:.1f} before, "
+            f"{figures['load_after']:.1f} after); peak RSS main + workers "
+            f"{figures['peak_rss_total_mb']:.0f} MB (main {figures['peak_rss_main_mb']:.0f} MB, "
+            f"largest worker {figures['peak_rss_worker_mb']:.0f} MB); {figures['clusters']:,} "
+            f"clusters "
             f"({figures['shown_clusters']:,} with >= 3 reports, largest "
             f"{figures['largest_cluster']:,}); {figures['duplicates']:,} marked duplicates"
         )

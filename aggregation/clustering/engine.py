@@ -31,8 +31,10 @@ give identical output.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -59,7 +61,6 @@ from aggregation.clustering.embedding_grouping import (
 from aggregation.clustering.features import (
     FeatureSpace,
     LenderNameMasker,
-    clustering_text,
     fit_feature_space,
     keyword_terms,
     mask_normalized,
@@ -134,35 +135,20 @@ def _sample_rows(report_ids: pd.Series, size: int) -> np.ndarray:
     return np.sort(np.lexsort((np.arange(hashes.size), hashes))[:size])
 
 
-def _masked_texts(
-    texts: Sequence[str], lenders: Sequence[str], masker: LenderNameMasker, max_chars: int
-) -> list[str]:
-    return [
-        clustering_text(text[:max_chars], lender, masker)
-        for text, lender in zip(texts, lenders, strict=True)
-    ]
-
-
-def _term_counts_chunk(
-    texts: Sequence[str], lenders: Sequence[str], masker: LenderNameMasker, max_chars: int
-) -> sparse.csr_matrix:
-    return term_hasher().transform(_masked_texts(texts, lenders, masker, max_chars))
-
-
 def _text_pass_chunk(
     texts: Sequence[str],
     lenders: Sequence[str],
     masker: LenderNameMasker,
-    space: FeatureSpace,
     shingles: ShingleSettings,
     max_chars: int,
-) -> tuple[np.ndarray, sparse.csr_matrix, list[str], np.ndarray, np.ndarray]:
+) -> tuple[sparse.csr_matrix, sparse.csr_matrix, list[str], np.ndarray, np.ndarray]:
+    """Hashed term counts, keyword counts and vocabulary, MinHash signatures, shingle counts."""
     normalized = [normalize_text(text[:max_chars]) for text in texts]
     masked = [
         mask_normalized(text, lender, masker)
         for text, lender in zip(normalized, lenders, strict=True)
     ]
-    vectors, _ = space.project(term_hasher().transform(masked))
+    term_counts = term_hasher().transform(masked)
     counter = CountVectorizer(analyzer=keyword_terms, dtype=np.float32)
     try:
         keyword_counts = counter.fit_transform(masked)
@@ -176,66 +162,94 @@ def _text_pass_chunk(
     signature_rows, shingle_counts = signatures(
         [text.replace(" ", "") for text in normalized], shingles
     )
-    return vectors, keyword_counts, vocabulary, signature_rows, shingle_counts
+    return term_counts, keyword_counts, vocabulary, signature_rows, shingle_counts
 
 
-def _map_chunks(function, chunk_arguments: list[tuple], n_jobs: int) -> list:
-    if n_jobs == 1 or len(chunk_arguments) == 1:
+def _map_chunks(function, chunk_arguments: Iterable[tuple], n_jobs: int) -> list:
+    # A generator of arguments is consumed as workers free up, so not all chunks exist at once.
+    if n_jobs == 1 or (isinstance(chunk_arguments, list) and len(chunk_arguments) == 1):
         return [function(*arguments) for arguments in chunk_arguments]
     return Parallel(n_jobs=n_jobs, backend="loky")(
         delayed(function)(*arguments) for arguments in chunk_arguments
     )
 
 
-def _chunks(row_count: int, size: int) -> list[slice]:
-    return [slice(start, min(start + size, row_count)) for start in range(0, row_count, size)]
-
-
-def _fit_space(
-    frame: pd.DataFrame, masker: LenderNameMasker, params: ClusteringParams
-) -> FeatureSpace:
-    rows = _sample_rows(frame[col.REPORT_ID], params.lsa_sample_size)
-    texts = frame[col.TEXT].to_numpy()[rows].tolist()
-    lenders = frame[col.LENDER].to_numpy()[rows].tolist()
-    counts = _map_chunks(
-        _term_counts_chunk,
-        [
-            (texts[part], lenders[part], masker, params.max_text_chars)
-            for part in _chunks(len(rows), params.chunk_size)
-        ],
-        params.n_jobs,
+def _map_in_background(function, chunk_arguments: Iterable[tuple], n_jobs: int) -> Iterator:
+    """Results in order; with workers, later chunks are computed while the caller works."""
+    if n_jobs == 1:
+        return (function(*arguments) for arguments in chunk_arguments)
+    return Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")(
+        delayed(function)(*arguments) for arguments in chunk_arguments
     )
-    return fit_feature_space(
-        sparse.vstack(counts, format="csr") if counts else sparse.csr_matrix((0, 1)),
+
+
+def _chunks(row_count: int, size: int, offset: int = 0) -> list[slice]:
+    return [
+        slice(offset + start, offset + min(start + size, row_count))
+        for start in range(0, row_count, size)
+    ]
+
+
+def _text_pass(
+    frame: pd.DataFrame, masker: LenderNameMasker, params: ClusteringParams
+) -> tuple[FeatureSpace, _TextPass]:
+    """Every report's text read once: the LSA space is fitted on the sample's term counts while
+    the workers go on with the other reports, then each chunk is projected as it arrives."""
+    sample = _sample_rows(frame[col.REPORT_ID], params.lsa_sample_size)
+    is_sample = np.zeros(len(frame), dtype=bool)
+    is_sample[sample] = True
+    # The sample's chunks come first, so the fit starts as soon as they are done.
+    row_order = np.concatenate([sample, np.flatnonzero(~is_sample)])
+    sample_chunks = _chunks(sample.size, params.chunk_size)
+    parts = _chunks(len(frame) - sample.size, params.chunk_size, offset=sample.size)
+    texts = frame[col.TEXT].to_numpy(dtype=object)
+    lenders = frame[col.LENDER].to_numpy(dtype=object)
+    shingles = shingle_settings_of(params)
+    results = iter(
+        _map_in_background(
+            _text_pass_chunk,
+            (
+                (
+                    texts[row_order[part]].tolist(),
+                    lenders[row_order[part]].tolist(),
+                    masker,
+                    shingles,
+                    params.max_text_chars,
+                )
+                for part in sample_chunks + parts
+            ),
+            params.n_jobs,
+        )
+    )
+    sample_results = [next(results) for _ in sample_chunks]
+    space = fit_feature_space(
+        sparse.vstack([result[0] for result in sample_results], format="csr")
+        if sample_results
+        else sparse.csr_matrix((0, 1)),
         params.lsa_dimensions,
         params.max_kept_columns,
         params.seed,
     )
-
-
-def _text_pass(
-    frame: pd.DataFrame, masker: LenderNameMasker, space: FeatureSpace, params: ClusteringParams
-) -> _TextPass:
-    texts = frame[col.TEXT].tolist()
-    lenders = frame[col.LENDER].tolist()
-    shingles = shingle_settings_of(params)
-    parts = _map_chunks(
-        _text_pass_chunk,
-        [
-            (texts[part], lenders[part], masker, space, shingles, params.max_text_chars)
-            for part in _chunks(len(frame), params.chunk_size)
-        ],
-        params.n_jobs,
-    )
+    # Results are written straight to their canonical rows: no stacked copy in chunk order.
+    vectors = np.zeros((len(frame), space.components.shape[1]), dtype=np.float32)
+    signature_rows = np.zeros((len(frame), shingles.bin_count), dtype=np.uint32)
+    shingle_counts = np.zeros(len(frame), dtype=np.int64)
     vocabulary: dict[str, int] = {}
     keyword_parts = []
-    for _, counts, local_terms, _, _ in parts:
+    for part, (term_counts, counts, local_terms, part_signatures, part_shingles) in zip(
+        sample_chunks + parts, itertools.chain(sample_results, results), strict=True
+    ):
+        rows = row_order[part]
+        vectors[rows] = space.project(term_counts)[0]
+        signature_rows[rows] = part_signatures
+        shingle_counts[rows] = part_shingles
         # Chunks have their own vocabularies; remap them onto one, in chunk order.
         global_column = np.array(
             [vocabulary.setdefault(term, len(vocabulary)) for term in local_terms], dtype=np.int64
         )
         counts = sparse.csr_matrix(counts)
         keyword_parts.append((counts.indptr, global_column[counts.indices], counts.data))
+    sample_results.clear()
     keyword_counts = sparse.vstack(
         [
             sparse.csr_matrix((data, indices, indptr), shape=(indptr.size - 1, len(vocabulary)))
@@ -243,12 +257,15 @@ def _text_pass(
         ],
         format="csr",
     )
-    return _TextPass(
-        vectors=np.concatenate([part[0] for part in parts]),
-        keyword_counts=keyword_counts,
+    keyword_parts.clear()
+    position_of_row = np.empty(len(frame), dtype=np.int64)
+    position_of_row[row_order] = np.arange(len(frame))
+    return space, _TextPass(
+        vectors=vectors,
+        keyword_counts=keyword_counts[position_of_row],
         keyword_vocabulary=list(vocabulary),
-        signatures=np.concatenate([part[3] for part in parts]),
-        shingle_counts=np.concatenate([part[4] for part in parts]),
+        signatures=signature_rows,
+        shingle_counts=shingle_counts,
     )
 
 
@@ -303,13 +320,24 @@ def _base_groups(
     lender_rows = pd.Series(np.arange(len(frame))[is_original]).groupby(
         frame[col.LENDER].to_numpy()[is_original], sort=True
     )
-    for _, rows in lender_rows:
-        block = rows.to_numpy()
-        labels = (
-            group_block_by_embeddings(vectors[block], embedding_grouping_settings(params))
-            if by_embeddings
-            else group_block(vectors[block], settings)
-        )
+    blocks = [rows.to_numpy() for _, rows in lender_rows]
+    grouper = (
+        partial(group_block_by_embeddings, settings=embedding_grouping_settings(params))
+        if by_embeddings
+        else partial(group_block, settings=settings)
+    )
+    # Lenders are grouped independently, so they are spread over the workers, largest first so
+    # that the workers finish together; labels are put back in lender order.
+    largest_first = sorted(range(len(blocks)), key=lambda index: (-blocks[index].size, index))
+    labels_largest_first = _map_chunks(
+        grouper,
+        ((vectors[blocks[index]],) for index in largest_first),
+        params.n_jobs if len(blocks) > 1 else 1,
+    )
+    labels_of_block: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * len(blocks)
+    for index, labels in zip(largest_first, labels_largest_first, strict=True):
+        labels_of_block[index] = labels
+    for block, labels in zip(blocks, labels_of_block, strict=True):
         group[block] = labels + next_group
         next_group += int(labels.max()) + 1
     return group[original_row]
@@ -344,8 +372,7 @@ def cluster_reports(
     frame = _canonical_frame(reports)
     embeddings = unit_embeddings(frame[col.EMBEDDING]) if col.EMBEDDING in frame.columns else None
     masker = LenderNameMasker(lender_names)
-    space = _fit_space(frame, masker, params)
-    text_pass = _text_pass(frame, masker, space, params)
+    space, text_pass = _text_pass(frame, masker, params)
     if embeddings is not None:
         # Given embeddings replace the LSA vectors for grouping, centroids and representatives;
         # duplicates and keywords still come from the text.
@@ -462,8 +489,9 @@ def _summarize(
     duplicate_count = np.bincount(code[copies], minlength=cluster_count)
     lender_of_cluster = np.empty(cluster_count, dtype=object)
     lender_of_cluster[code[in_cluster]] = frame[col.LENDER].to_numpy(dtype=object)[in_cluster]
+    statistics_columns = [name for name in col.STATISTICS_SOURCE_COLUMNS if name in frame.columns]
     statistics = cluster_statistics(
-        frame.loc[counted], pd.Series(cluster_ids[code[counted]], dtype=object)
+        frame.loc[counted, statistics_columns], pd.Series(cluster_ids[code[counted]], dtype=object)
     ).set_index(col.CLUSTER_ID)
     clusters = pd.DataFrame(
         {
