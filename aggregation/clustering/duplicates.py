@@ -17,7 +17,7 @@ same short sentence, and counting them once would undercount victims.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +30,7 @@ _MIX_2 = np.uint64(0x94D049BB133111EB)
 _POLY_BASE = np.uint64(0x100000001B3)
 _BAND_MIX = np.uint64(0x9E3779B97F4A7C15)
 ESTIMATE_MARGIN = 0.15
+EXACT_CHECK_BATCH_ROWS = 2_000
 
 
 @dataclass(frozen=True)
@@ -207,16 +208,25 @@ def likely_copy_pairs(
 
 
 def exact_jaccard(
-    pairs: np.ndarray, shingle_text_of_row: Mapping[int, str], settings: ShingleSettings
+    pairs: np.ndarray, texts: Sequence[str], max_chars: int, settings: ShingleSettings
 ) -> np.ndarray:
-    """Exact Jaccard similarity of the shingle sets of each pair's two texts."""
-    rows = sorted(shingle_text_of_row)
-    hashes, text_of_hash = _shingle_hashes([shingle_text_of_row[row] for row in rows], settings)
-    bounds = np.searchsorted(text_of_hash, np.arange(len(rows) + 1))
-    distinct = {
-        row: np.unique(hashes[bounds[position] : bounds[position + 1]])
-        for position, row in enumerate(rows)
-    }
+    """Exact Jaccard similarity of the shingle sets of each pair's two texts (`texts` by row).
+
+    Rows are shingled a batch at a time and their sets kept as 32-bit hashes, so memory grows
+    with the number of rows in pairs, not with their shingles times three: two texts of a
+    thousand shingles share a false 32-bit hash about once in 4,000 pairs, moving one count by 1.
+    """
+    rows = np.unique(pairs)
+    distinct: dict[int, np.ndarray] = {}
+    for start in range(0, rows.size, EXACT_CHECK_BATCH_ROWS):
+        batch = rows[start : start + EXACT_CHECK_BATCH_ROWS].tolist()
+        hashes, text_of_hash = _shingle_hashes(
+            [shingle_text(texts[row][:max_chars]) for row in batch], settings
+        )
+        short_hashes = hashes.astype(np.uint32)
+        bounds = np.searchsorted(text_of_hash, np.arange(len(batch) + 1))
+        for position, row in enumerate(batch):
+            distinct[row] = np.unique(short_hashes[bounds[position] : bounds[position + 1]])
     similarity = np.zeros(pairs.shape[0], dtype=np.float64)
     for position, (first, second) in enumerate(pairs.tolist()):
         first_set, second_set = distinct[first], distinct[second]

@@ -50,7 +50,6 @@ from aggregation.clustering.duplicates import (
     lender_hash,
     likely_copy_pairs,
     originals_by_rank,
-    shingle_text,
     signatures,
 )
 from aggregation.clustering.embedding_grouping import (
@@ -289,11 +288,9 @@ def _original_rows(
     pairs = likely_copy_pairs(
         text_pass.signatures, text_pass.shingle_counts, lender_keys, rank, shingles
     )
-    texts = frame[col.TEXT].to_numpy(dtype=object)
-    shingle_text_of_row = {
-        row: shingle_text(texts[row][:max_text_chars]) for row in np.unique(pairs).tolist()
-    }
-    similarity = exact_jaccard(pairs, shingle_text_of_row, shingles)
+    similarity = exact_jaccard(
+        pairs, frame[col.TEXT].to_numpy(dtype=object), max_text_chars, shingles
+    )
     copies = similarity >= shingles.min_jaccard
     return originals_by_rank(pairs[copies], similarity[copies], rank)
 

@@ -32,8 +32,7 @@ def shingle_set(text: str) -> set[str]:
 
 def test_exact_jaccard_matches_the_shingle_sets():
     edited = STORY.replace("three times", "twice").replace("again and again", "every week")
-    texts = {0: shingle_text(STORY), 1: shingle_text(edited), 2: ""}
-    similarity = exact_jaccard(np.array([[0, 1], [0, 2]]), texts, SETTINGS)
+    similarity = exact_jaccard(np.array([[0, 1], [0, 2]]), [STORY, edited, ""], 3000, SETTINGS)
     first, second = shingle_set(STORY), shingle_set(edited)
     assert similarity[0] == len(first & second) / len(first | second)
     assert similarity[1] == 0.0
