@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
 
 from aggregation.text import normalize_text
 
@@ -212,29 +214,63 @@ def exact_jaccard(
 ) -> np.ndarray:
     """Exact Jaccard similarity of the shingle sets of each pair's two texts (`texts` by row).
 
-    Rows are shingled a batch at a time and their sets kept as 32-bit hashes, so memory grows
-    with the number of rows in pairs, not with their shingles times three: two texts of a
-    thousand shingles share a false 32-bit hash about once in 4,000 pairs, moving one count by 1.
+    Pairs only join rows of one connected component, so rows are shingled a few components at a
+    time and their sets dropped once those components' pairs are scored: memory follows the
+    largest batch, not every row in a pair. Sets are kept as 32-bit hashes; two texts of a
+    thousand shingles share a false one about once in 4,000 pairs, moving one count by 1.
     """
-    rows = np.unique(pairs)
-    distinct: dict[int, np.ndarray] = {}
-    for start in range(0, rows.size, EXACT_CHECK_BATCH_ROWS):
-        batch = rows[start : start + EXACT_CHECK_BATCH_ROWS].tolist()
+    similarity = np.zeros(pairs.shape[0], dtype=np.float64)
+    if pairs.shape[0] == 0:
+        return similarity
+    rows, local = np.unique(pairs, return_inverse=True)
+    local = local.reshape(pairs.shape)
+    graph = sparse.coo_matrix(
+        (np.ones(local.shape[0], dtype=np.int8), (local[:, 0], local[:, 1])),
+        shape=(rows.size, rows.size),
+    )
+    _, component = connected_components(graph, directed=False)
+    rows_by_component = np.argsort(component, kind="stable")
+    pairs_by_component = np.argsort(component[local[:, 0]], kind="stable")
+    component_of_pair = component[local[pairs_by_component, 0]]
+    component_sizes = np.bincount(component)
+    component_row_starts = np.concatenate(([0], np.cumsum(component_sizes)))
+    batch_start = 0
+    while batch_start < component_sizes.size:
+        # Whole components, at least one, until the batch holds EXACT_CHECK_BATCH_ROWS rows.
+        batch_end = batch_start + 1
+        batch_rows = int(component_sizes[batch_start])
+        while (
+            batch_end < component_sizes.size
+            and batch_rows + component_sizes[batch_end] <= EXACT_CHECK_BATCH_ROWS
+        ):
+            batch_rows += int(component_sizes[batch_end])
+            batch_end += 1
+        batch = rows_by_component[
+            component_row_starts[batch_start] : component_row_starts[batch_end]
+        ].tolist()
         hashes, text_of_hash = _shingle_hashes(
-            [shingle_text(texts[row][:max_chars]) for row in batch], settings
+            [shingle_text(texts[rows[position]][:max_chars]) for position in batch], settings
         )
         short_hashes = hashes.astype(np.uint32)
         bounds = np.searchsorted(text_of_hash, np.arange(len(batch) + 1))
-        for position, row in enumerate(batch):
-            distinct[row] = np.unique(short_hashes[bounds[position] : bounds[position + 1]])
-    similarity = np.zeros(pairs.shape[0], dtype=np.float64)
-    for position, (first, second) in enumerate(pairs.tolist()):
-        first_set, second_set = distinct[first], distinct[second]
-        if first_set.size == 0 or second_set.size == 0:
-            continue
-        found = np.searchsorted(second_set, first_set)
-        shared = np.count_nonzero(second_set[np.minimum(found, second_set.size - 1)] == first_set)
-        similarity[position] = shared / (first_set.size + second_set.size - shared)
+        distinct = {
+            position: np.unique(short_hashes[bounds[index] : bounds[index + 1]])
+            for index, position in enumerate(batch)
+        }
+        pair_range = slice(
+            np.searchsorted(component_of_pair, batch_start, side="left"),
+            np.searchsorted(component_of_pair, batch_end - 1, side="right"),
+        )
+        for pair in pairs_by_component[pair_range].tolist():
+            first_set, second_set = distinct[local[pair, 0]], distinct[local[pair, 1]]
+            if first_set.size == 0 or second_set.size == 0:
+                continue
+            found = np.searchsorted(second_set, first_set)
+            shared = np.count_nonzero(
+                second_set[np.minimum(found, second_set.size - 1)] == first_set
+            )
+            similarity[pair] = shared / (first_set.size + second_set.size - shared)
+        batch_start = batch_end
     return similarity
 
 
