@@ -1,11 +1,13 @@
 """Engine, session factory and the declarative base shared by every domain's models."""
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import anyio
 from alembic.config import Config
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import (
     JSON,
     Connection,
@@ -107,14 +109,23 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One session per request, committed once after the handler and before the response."""
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One session per request, committed once after the handler and before the response.
+
+    A coroutine, so that opening the session (no I/O) costs no trip through the request thread
+    pool: as a plain generator both ends ran in that pool, three hand-offs per request instead
+    of two, and under load requests waited for a thread just to start. Commit and rollback do
+    I/O and go to the pool; closing after either returns the connection without a round trip.
+    The clean-up is shielded so a client that disconnects cannot leave the transaction open.
+    """
     session = request.app.state.sessionmaker()
     try:
         yield session
-        session.commit()
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(session.commit)
     except BaseException:
-        session.rollback()
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(session.rollback)
         raise
     finally:
         session.close()
