@@ -15,6 +15,7 @@ from api.audit import service as audit_service
 from api.config import PACKAGE_DATA_DIR, Settings
 from api.db import alembic_config, make_engine, make_sessionmaker, utc_now
 from api.errors import Conflict, pydantic_problems, validation_body
+from api.exhibits import service as exhibit_service
 from api.exhibits import verify as bundle_verify
 from api.imports import service as import_service
 from api.lenders import service as lender_service
@@ -139,13 +140,17 @@ def verify_ledger(settings: Settings) -> int:
 
 
 def purge_identities(settings: Settings) -> int:
+    now, retention_days = utc_now(), settings.identity_retention_days
     with _session(settings) as session, session.begin():
         purged = signatory_service.purge_expired_identities(
-            session, utc_now(), retention_days=settings.identity_retention_days
+            session, now, retention_days=retention_days
+        )
+        bundles = exhibit_service.purge_expired_bundles(
+            session, settings.data_dir, now, retention_days=retention_days
         )
     print(
-        f"identities: {purged} signatories' identities deleted "
-        f"(campaigns closed more than {settings.identity_retention_days} days ago)"
+        f"identities: {purged} signatories' identities and {bundles} exhibit bundles deleted "
+        f"(campaigns closed more than {retention_days} days ago)"
     )
     return 0
 
@@ -288,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("verify-ledger", help="check the hash chain of the consent ledger")
     commands.add_parser(
         "purge-identities",
-        help="delete signatories' identities of campaigns closed longer than the retention period",
+        help="delete signatories' identities and exhibit bundles of campaigns closed longer "
+        "than the retention period",
     )
     commands.add_parser(
         "rotate-identity-keys", help="re-encrypt identity fields under the newest identity key"

@@ -727,6 +727,22 @@ class RenderedDocument:
     media_type: str
 
 
+def closed_before(cutoff: datetime) -> Select[tuple[int]]:
+    """Ids of campaigns that are closed and whose last closing happened at or before `cutoff`:
+    the campaigns whose retention period, counted from closing, has run out."""
+    closed_at = (
+        select(CampaignEvent.campaign_id, func.max(CampaignEvent.occurred_at).label("closed_at"))
+        .where(CampaignEvent.to_status == CampaignStatus.closed)
+        .group_by(CampaignEvent.campaign_id)
+        .subquery()
+    )
+    return (
+        select(Campaign.id)
+        .join(closed_at, closed_at.c.campaign_id == Campaign.id)
+        .where(Campaign.status == CampaignStatus.closed, closed_at.c.closed_at <= cutoff)
+    )
+
+
 def download_version(
     session: Session,
     campaign: Campaign,

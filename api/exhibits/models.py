@@ -12,6 +12,9 @@ class BundleStatus(StrEnum):
     running = "running"
     succeeded = "succeeded"
     failed = "failed"
+    # The file was deleted when the campaign's retention period ran out; the row and its hashes
+    # stay as the record of what was built.
+    purged = "purged"
 
 
 ACTIVE_STATUSES = (BundleStatus.queued, BundleStatus.running)

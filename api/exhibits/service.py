@@ -9,6 +9,7 @@ bundle; the signatory list is read through `api.signatories`, which audits the r
 import hashlib
 import json
 import re
+import shutil
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -323,6 +324,8 @@ def exhibit_cache_dir(data_dir: Path, campaign_id: int) -> Path:
 
 
 def bundle_path(data_dir: Path, bundle: ExhibitBundle) -> Path:
+    if bundle.status == BundleStatus.purged:
+        raise NotFound("exhibit.error.purged")
     if bundle.status != BundleStatus.succeeded or not bundle.file_path:
         raise Conflict("exhibit.error.not_ready")
     path = data_dir / bundle.file_path
@@ -335,6 +338,44 @@ def record_download(
     session: Session, bundle: ExhibitBundle, *, lawyer: StaffUser, now: datetime
 ) -> None:
     _record(session, now, lawyer, "exhibit.bundle_downloaded", bundle, sha256=bundle.sha256)
+
+
+def purge_expired_bundles(
+    session: Session, data_dir: Path, now: datetime, *, retention_days: int
+) -> int:
+    """Delete the bundle files and exhibit caches of campaigns closed more than `retention_days`
+    ago. They hold signatories' identities and evidence, which the retention rule removes with
+    the identity store; the bundle rows keep their hashes as the record of what was built.
+    Returns how many bundle files were deleted."""
+    expired = set(
+        session.scalars(campaign_service.closed_before(now - timedelta(days=retention_days)))
+    )
+    bundles = session.scalars(
+        select(ExhibitBundle)
+        .where(
+            ExhibitBundle.campaign_id.in_(expired),
+            ExhibitBundle.status == BundleStatus.succeeded,
+        )
+        .order_by(ExhibitBundle.id)
+    ).all()
+    for bundle in bundles:
+        if bundle.file_path:
+            (data_dir / bundle.file_path).unlink(missing_ok=True)
+        bundle.status = BundleStatus.purged
+        bundle.file_path = None
+        audit_service.record_event(
+            session,
+            occurred_at=now,
+            actor="system",
+            action="exhibit.bundle_purged",
+            subject_type=SUBJECT_TYPE,
+            subject_id=str(bundle.id),
+            details={"campaign_id": bundle.campaign_id, "retention_days": retention_days},
+        )
+    for campaign_id in sorted(expired):
+        shutil.rmtree(data_dir / BUNDLES_DIR / f"campaign-{campaign_id}", ignore_errors=True)
+    session.flush()
+    return len(bundles)
 
 
 # Bates numbers

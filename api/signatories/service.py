@@ -28,7 +28,6 @@ from api.campaigns.channels import ChannelRules, get_channel
 from api.campaigns.models import (
     Campaign,
     CampaignCluster,
-    CampaignEvent,
     CampaignLawyer,
     CampaignStatus,
 )
@@ -764,19 +763,12 @@ def on_report_withdrawn(session: Session, report: Report) -> None:
 def purge_expired_identities(session: Session, now: datetime, *, retention_days: int) -> int:
     """Delete the identities of campaigns closed more than `retention_days` ago; the signatory
     rows and consents stay as the record. Returns how many signatories were purged."""
-    closed_at = (
-        select(CampaignEvent.campaign_id, func.max(CampaignEvent.occurred_at).label("closed_at"))
-        .where(CampaignEvent.to_status == CampaignStatus.closed)
-        .group_by(CampaignEvent.campaign_id)
-        .subquery()
-    )
     due = session.scalars(
         select(Signatory)
-        .join(Campaign, Campaign.id == Signatory.campaign_id)
-        .join(closed_at, closed_at.c.campaign_id == Campaign.id)
         .where(
-            Campaign.status == CampaignStatus.closed,
-            closed_at.c.closed_at <= now - timedelta(days=retention_days),
+            Signatory.campaign_id.in_(
+                campaign_service.closed_before(now - timedelta(days=retention_days))
+            ),
             Signatory.identity_purged_at.is_(None),
         )
         .order_by(Signatory.id)

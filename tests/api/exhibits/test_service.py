@@ -4,14 +4,16 @@ builds; a withdrawn signatory leaves the list and a gap; one build at a time."""
 import io
 import json
 import zipfile
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from api.audit.models import AuditEvent
 from api.campaigns import service as campaign_service
+from api.campaigns.models import CampaignStatus
 from api.campaigns.schemas import CampaignCreate
-from api.errors import Conflict
+from api.errors import Conflict, NotFound
 from api.evidence.models import EvidenceFile
 from api.exhibits import runner
 from api.exhibits import service as exhibit_service
@@ -197,3 +199,50 @@ def test_a_lawyer_no_longer_assigned_gets_a_failed_build(world: World) -> None:
 def test_campaign_code_is_short_and_unique(world: World) -> None:
     code = exhibit_service.campaign_code(world.campaign)
     assert code == world.campaign.slug[:4].upper() + str(world.campaign.id)
+
+
+def test_bundles_are_deleted_once_the_closed_campaigns_retention_runs_out(world: World) -> None:
+    world.join(0)
+    bundle = world.build()
+    campaign_dir = world.settings.data_dir / "bundles" / f"campaign-{world.campaign.id}"
+    zip_path = exhibit_service.bundle_path(world.settings.data_dir, bundle)
+    assert (campaign_dir / "exhibits").is_dir()
+    campaign_service.transition(
+        world.session,
+        world.campaign,
+        to_status=CampaignStatus.closed,
+        actor=world.organizer,
+        now=NOW,
+    )
+    world.session.commit()
+    retention = timedelta(days=30)
+
+    kept = exhibit_service.purge_expired_bundles(
+        world.session,
+        world.settings.data_dir,
+        NOW + retention - timedelta(days=1),
+        retention_days=30,
+    )
+    assert kept == 0 and zip_path.is_file()
+
+    purged = exhibit_service.purge_expired_bundles(
+        world.session, world.settings.data_dir, NOW + retention, retention_days=30
+    )
+    world.session.commit()
+
+    assert purged == 1
+    assert not zip_path.exists() and not campaign_dir.exists()
+    assert bundle.status == BundleStatus.purged and bundle.file_path is None
+    assert bundle.sha256 is not None
+    with pytest.raises(NotFound):
+        exhibit_service.bundle_path(world.settings.data_dir, bundle)
+    events = world.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "exhibit.bundle_purged")
+    ).all()
+    assert [(e.actor, e.subject_id) for e in events] == [("system", str(bundle.id))]
+    assert (
+        exhibit_service.purge_expired_bundles(
+            world.session, world.settings.data_dir, NOW + 2 * retention, retention_days=30
+        )
+        == 0
+    )

@@ -104,10 +104,12 @@ def test_purge_identities_after_the_retention_period(
     # Closed a day ago: kept with two days' retention, deleted with one.
     monkeypatch.setenv("GONGSU_IDENTITY_RETENTION_DAYS", "2")
     assert main(["purge-identities"]) == 0
-    assert "identities: 0 signatories' identities deleted" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "identities: 0 signatories' identities and 0 exhibit bundles deleted" in out
     monkeypatch.setenv("GONGSU_IDENTITY_RETENTION_DAYS", "1")
     assert main(["purge-identities"]) == 0
-    assert "identities: 2 signatories' identities deleted" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "identities: 2 signatories' identities and 0 exhibit bundles deleted" in out
 
     engine = make_engine(cli_database_url)
     with Session(engine) as session:
