@@ -201,14 +201,20 @@ class ReportPlacer:
         return placed
 
     def sweep(self, sessions: sessionmaker[Session]) -> int:
-        """Place the reports that were committed but never placed."""
-        with sessions() as session, session.begin():
-            return place_reports(session, unplaced_report_ids(session, self.cache), self.cache)
+        """Place the reports that were committed but never placed, a batch per transaction."""
+        with sessions() as session:
+            unplaced = unplaced_report_ids(session, self.cache)
+        placed = 0
+        for start in range(0, len(unplaced), PLACEMENT_BATCH_MAX):
+            with sessions() as session, session.begin():
+                batch = unplaced[start : start + PLACEMENT_BATCH_MAX]
+                placed += place_reports(session, batch, self.cache)
+        return placed
 
     def run_forever(
         self, sessions: sessionmaker[Session], stop: threading.Event, sweep_interval_s: float
     ) -> None:
-        """The worker thread: sweep, then place whatever arrives, sweeping again when idle for
+        """The worker thread: sweep, then place whatever arrives, and sweep again every
         `sweep_interval_s`. On `stop` it places what is still queued before returning."""
         next_sweep = time.monotonic()
         while not stop.is_set():
