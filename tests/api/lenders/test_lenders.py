@@ -40,6 +40,26 @@ def test_unknown_name_resolves_to_nothing(db_session: Session) -> None:
     assert lender_service.resolve_lender(db_session, "   ") is None
 
 
+def test_the_directory_resolves_like_the_database_and_sees_new_mappings_at_once(
+    db_session: Session,
+) -> None:
+    directory = lender_service.LenderDirectory()
+
+    known = directory.resolve(db_session, "同程借錢")
+    assert known is not None
+    assert known.key == "tongcheng-finance"
+    assert directory.resolve(db_session, "闪电借款王") is None
+    assert directory.resolve(db_session, "   ") is None
+
+    lender = lender_service.get_lender_by_key(db_session, "tongcheng-finance")
+    assert lender is not None
+    lender_service.add_alias(db_session, lender=lender, alias="闪电借款王")
+
+    mapped = directory.resolve(db_session, "闪电借款王")
+    assert mapped is not None
+    assert (mapped.id, mapped.name_zh) == (lender.id, lender.name_zh)
+
+
 def test_loading_the_seed_twice_changes_nothing(db_session: Session) -> None:
     lenders = db_session.scalar(select(func.count()).select_from(Lender))
     aliases = db_session.scalar(select(func.count()).select_from(LenderAlias))
