@@ -31,6 +31,7 @@ _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX_2 = np.uint64(0x94D049BB133111EB)
 _POLY_BASE = np.uint64(0x100000001B3)
 _BAND_MIX = np.uint64(0x9E3779B97F4A7C15)
+_BAND_KEY_CHUNK_ROWS = 65_536
 ESTIMATE_MARGIN = 0.15
 EXACT_CHECK_BATCH_ROWS = 2_000
 
@@ -138,13 +139,18 @@ def lender_hash(lender: str) -> int:
 def band_keys(signature_rows: np.ndarray, lender_keys: np.ndarray, settings: ShingleSettings):
     """uint64 key per row and band, mixing the band's signature values with the lender."""
     row_count = signature_rows.shape[0]
-    keys = np.empty((row_count, settings.band_count), dtype=np.uint64)
     grouped = signature_rows.reshape(row_count, settings.band_count, settings.rows_per_band)
-    for band in range(settings.band_count):
-        key = lender_keys.astype(np.uint64) ^ np.uint64(((band + 1) * int(_BAND_MIX)) % 2**64)
+    # All bands at once: placing one report calls this for a single row, where a loop over
+    # bands spent milliseconds in per-call numpy overhead. Rows go in chunks so the mixing's
+    # temporaries stay small at a million reports. uint64 products wrap modulo 2**64.
+    band_salts = np.arange(1, settings.band_count + 1, dtype=np.uint64) * _BAND_MIX
+    keys = np.empty((row_count, settings.band_count), dtype=np.uint64)
+    for start in range(0, row_count, _BAND_KEY_CHUNK_ROWS):
+        rows = slice(start, start + _BAND_KEY_CHUNK_ROWS)
+        chunk_keys = lender_keys[rows].astype(np.uint64)[:, None] ^ band_salts[None, :]
         for column in range(settings.rows_per_band):
-            key = _splitmix(key ^ grouped[:, band, column].astype(np.uint64))
-        keys[:, band] = key
+            chunk_keys = _splitmix(chunk_keys ^ grouped[rows, :, column].astype(np.uint64))
+        keys[rows] = chunk_keys
     return keys
 
 
