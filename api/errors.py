@@ -11,10 +11,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.i18n import Language, request_language, translate
+from api.rendering import error_page, is_browser_form_post
 
 logger = logging.getLogger("gongsu.errors")
 
@@ -141,11 +142,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(validation_body(language, pydantic_problems(errors)), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def handle_http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def handle_http_error(request: Request, error: StarletteHTTPException) -> Response:
         language = request_language(request)
         code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
             error.status_code, "http_error"
         )
+        if error.status_code == 413 and is_browser_form_post(request.headers):
+            return error_page(request, 413, code)
         body = {"error": code, "detail": translate(language, f"error.{code}")}
         return JSONResponse(body, status_code=error.status_code, headers=error.headers)
 

@@ -6,10 +6,12 @@ from typing import Any
 
 from fastapi import HTTPException
 from starlette.datastructures import Headers
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import json_error_bytes
 from api.i18n import parse_language
+from api.rendering import error_page, is_browser_form_post
 
 access_logger = logging.getLogger("gongsu.access")
 
@@ -30,6 +32,11 @@ class BodySizeLimit:
         is_multipart = headers.get("content-type", "").startswith("multipart/form-data")
         limit = self.multipart_max_bytes if is_multipart else self.json_max_bytes
         declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit and is_browser_form_post(headers):
+            response = error_page(Request(scope), 413, "payload_too_large")
+            response.headers["connection"] = "close"
+            await response(scope, receive, send)
+            return
         if declared.isdigit() and int(declared) > limit:
             language = parse_language(headers.get("accept-language")) or "zh"
             body = json_error_bytes(language, "payload_too_large")

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, Headers
 
 from api.i18n import parse_language, request_language, translate
 
@@ -99,3 +99,29 @@ class FieldErrors:
     def described_by(self, name: str, *hint_ids: str) -> str | None:
         ids = [*hint_ids, f"err-{field_id(name)}"] if self.invalid(name) else list(hint_ids)
         return " ".join(ids) or None
+
+
+_FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def is_browser_form_post(headers: Headers) -> bool:
+    """A page's form submitted by a browser, which should get a page back rather than the JSON
+    error API clients get: a form body, and HTML among what the client accepts."""
+    return headers.get("content-type", "").startswith(_FORM_CONTENT_TYPES) and (
+        "text/html" in headers.get("accept", "")
+    )
+
+
+def error_page(request: Request, status_code: int, code: str) -> HTMLResponse:
+    """The site's error page for an error raised before any page handler ran (e.g. `413`)."""
+    language = request_language(request)
+    return render_page(
+        request,
+        "error.html",
+        {
+            "heading": translate(language, f"page.error.heading_{status_code}"),
+            "message": translate(language, f"error.{code}"),
+            "offer_lookup": False,
+        },
+        status_code=status_code,
+    )

@@ -217,6 +217,31 @@ def test_oversized_body_is_a_413_and_changes_nothing(
     assert _counts(db_session) == before
 
 
+def test_an_oversized_form_post_gets_the_error_page_and_changes_nothing(
+    client: TestClient, db_session: Session
+) -> None:
+    before = _counts(db_session)
+    huge = ("title=x&narrative=" + "长" * 400_000).encode("utf-8")
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Accept": "text/html,application/xhtml+xml",
+    }
+    declared = client.post("/", content=huge, headers=headers)
+
+    def chunks():
+        for start in range(0, len(huge), 65536):
+            yield huge[start : start + 65536]
+
+    streamed = client.post("/?lang=en", content=chunks(), headers=headers)
+
+    assert declared.status_code == streamed.status_code == 413
+    assert declared.headers["content-type"].startswith("text/html")
+    assert "提交的内容过大" in declared.text
+    assert streamed.headers["content-type"].startswith("text/html")
+    assert "The submission is too large." in streamed.text
+    assert _counts(db_session) == before
+
+
 def test_receipt_shows_status_updates_and_withdrawal(
     client: TestClient, db_session: Session
 ) -> None:
