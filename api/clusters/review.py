@@ -677,6 +677,24 @@ def _membership(session: Session, run: ClusteringRun, report_id: str) -> Cluster
     return session.get(ClusterMembership, (run.id, report_id))
 
 
+def _member(
+    session: Session, run: ClusteringRun, cluster_key: str, report_id: str
+) -> ClusterMembership:
+    """The report's membership, which must be in `cluster_key` for a decision about it there."""
+    membership = _membership(session, run, report_id)
+    if membership is None or membership.cluster_key != cluster_key:
+        raise ClusterFieldError("report_id", "not_member")
+    return membership
+
+
+def _report_and_copies(run: ClusteringRun, report_id: str) -> ColumnElement[bool]:
+    """Memberships of the report and of the reports marked as its copies: they move together."""
+    is_report_or_copy = (ClusterMembership.report_id == report_id) | (
+        ClusterMembership.duplicate_of_id == report_id
+    )
+    return (ClusterMembership.run_id == run.id) & is_report_or_copy
+
+
 def _refresh_counts(session: Session, run: ClusteringRun, keys: set[str]) -> None:
     """Sizes as the engine counts them: members that are not duplicates, and the duplicates."""
     counts = {
@@ -823,9 +841,7 @@ def exclude(
 ) -> ReviewDecision:
     """The report and its duplicates leave every cluster; the report itself stays filed."""
     run, _cluster = current_cluster(session, cluster_key)
-    membership = _membership(session, run, data.report_id)
-    if membership is None or membership.cluster_key != cluster_key:
-        raise ClusterFieldError("report_id", "not_member")
+    _member(session, run, cluster_key, data.report_id)
     decision = _record(
         session,
         kind=DecisionKind.exclude,
@@ -838,10 +854,7 @@ def exclude(
     session.execute(
         update(ClusterMembership)
         .where(
-            ClusterMembership.run_id == run.id,
-            ClusterMembership.cluster_key == cluster_key,
-            (ClusterMembership.report_id == data.report_id)
-            | (ClusterMembership.duplicate_of_id == data.report_id),
+            _report_and_copies(run, data.report_id), ClusterMembership.cluster_key == cluster_key
         )
         .values(cluster_key=None)
     )
@@ -854,9 +867,7 @@ def mark_duplicate(
 ) -> ReviewDecision:
     """The report (and its own duplicates) become copies of the original, in its cluster."""
     run, cluster = current_cluster(session, cluster_key)
-    membership = _membership(session, run, data.report_id)
-    if membership is None or membership.cluster_key != cluster_key:
-        raise ClusterFieldError("report_id", "not_member")
+    _member(session, run, cluster_key, data.report_id)
     if data.duplicate_of_id == data.report_id:
         raise ClusterFieldError("duplicate_of_id", "same_report")
     original = _membership(session, run, data.duplicate_of_id)
@@ -884,11 +895,7 @@ def mark_duplicate(
     )
     session.execute(
         update(ClusterMembership)
-        .where(
-            ClusterMembership.run_id == run.id,
-            (ClusterMembership.report_id == data.report_id)
-            | (ClusterMembership.duplicate_of_id == data.report_id),
-        )
+        .where(_report_and_copies(run, data.report_id))
         .values(duplicate_of_id=original.report_id, cluster_key=original.cluster_key)
     )
     _refresh_counts(session, run, {cluster_key, target.cluster_key})
