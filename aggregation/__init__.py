@@ -11,6 +11,7 @@ from aggregation.clustering import (
     ClusteringResult,
     ReviewDecision,
     assign_report,
+    assign_reports,
     cluster_reports,
     columns,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "ClusteringResult",
     "ReviewDecision",
     "assign_report",
+    "assign_reports",
     "cluster_reports",
     "columns",
 ]

@@ -1,15 +1,16 @@
 """Grievance clustering: per-lender groups of similar reports with stable ids.
 
 Public entry points: `cluster_reports` (a full run), `assign_report` (place one new report with
-the run's `ClusterIndex`), `ClusteringParams`, `ClusteringResult`, `ReviewDecision`, and the
-column names in `columns`. Reports that carry an `embedding` column (one vector per report from
-a sentence-embedding model) are grouped by those vectors; see `embedding_grouping`.
+the run's `ClusterIndex`) and `assign_reports` (several at once), `ClusteringParams`,
+`ClusteringResult`, `ReviewDecision`, and the column names in `columns`. Reports that carry an
+`embedding` column (one vector per report from a sentence-embedding model) are grouped by those
+vectors; see `embedding_grouping`.
 """
 
 from aggregation.clustering import columns
 from aggregation.clustering.decisions import DECISION_KINDS, ReviewDecision
 from aggregation.clustering.engine import ClusteringResult, cluster_reports
-from aggregation.clustering.index import ClusterIndex, assign_report
+from aggregation.clustering.index import ClusterIndex, assign_report, assign_reports
 from aggregation.clustering.params import ClusteringParams
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "ClusteringResult",
     "ReviewDecision",
     "assign_report",
+    "assign_reports",
     "cluster_reports",
     "columns",
 ]

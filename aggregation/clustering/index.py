@@ -135,31 +135,40 @@ def _field(report: Mapping[str, Any] | pd.Series, name: str) -> str:
     return str(value)
 
 
-def _find_copy(index: ClusterIndex, text: str, lender: str) -> tuple[int, float] | None:
+def _find_copies(
+    index: ClusterIndex, texts: Sequence[str], lenders: Sequence[str]
+) -> list[tuple[int, float] | None]:
+    """Per text: (indexed row of the most similar earlier report it copies, its similarity)."""
     settings = index.shingle_settings
     copies = index.copies
-    if copies.report_ids.size == 0:
-        return None
-    signature, shingle_count = signatures(
-        [shingle_text(text[: index.params.max_text_chars])], settings
+    found: list[tuple[int, float] | None] = [None] * len(texts)
+    if copies.report_ids.size == 0 or not texts:
+        return found
+    max_chars = index.params.max_text_chars
+    signature_rows, shingle_counts = signatures(
+        [shingle_text(text[:max_chars]) for text in texts], settings
     )
-    if shingle_count[0] < settings.min_shingles:
-        return None
-    keys = band_keys(signature, np.array([lender_hash(lender)], dtype=np.uint64), settings)[0]
-    candidates: set[int] = set()
-    for band, key in enumerate(keys):
+    lender_keys = np.array([lender_hash(lender) for lender in lenders], dtype=np.uint64)
+    keys = band_keys(signature_rows, lender_keys, settings)
+    # One binary search per band for the whole batch; matches are rare, so only the (text, band)
+    # pairs whose key range is non-empty are visited one by one.
+    candidates: list[set[int]] = [set() for _ in texts]
+    for band in range(keys.shape[1]):
         sorted_keys = copies.sorted_band_keys[band]
-        start = np.searchsorted(sorted_keys, key, side="left")
-        end = np.searchsorted(sorted_keys, key, side="right")
-        candidates.update(int(row) for row in copies.row_of_sorted_key[band, start:end])
-    if not candidates:
-        return None
-    rows = np.array(sorted(candidates))
-    similarity = estimated_jaccard(copies.signatures[rows], signature)
-    best = int(np.lexsort((copies.report_ids[rows], -similarity))[0])
-    if similarity[best] < settings.min_jaccard:
-        return None
-    return int(rows[best]), float(similarity[best])
+        starts = np.searchsorted(sorted_keys, keys[:, band], side="left")
+        ends = np.searchsorted(sorted_keys, keys[:, band], side="right")
+        for text_number in np.flatnonzero(ends > starts):
+            rows = copies.row_of_sorted_key[band, starts[text_number] : ends[text_number]]
+            candidates[text_number].update(int(row) for row in rows)
+    for text_number, rows_found in enumerate(candidates):
+        if not rows_found or shingle_counts[text_number] < settings.min_shingles:
+            continue
+        rows = np.array(sorted(rows_found))
+        similarity = estimated_jaccard(copies.signatures[rows], signature_rows[text_number])
+        best = int(np.lexsort((copies.report_ids[rows], -similarity))[0])
+        if similarity[best] >= settings.min_jaccard:
+            found[text_number] = int(rows[best]), float(similarity[best])
+    return found
 
 
 def assign_report(
@@ -177,18 +186,53 @@ def assign_report(
     length) and the score is instead its cosine to the direction of each cluster's centroid,
     placed at `embedding_assignment_min_similarity`; copies are still found from the text.
     """
-    text = _field(report, col.TEXT)
-    lender = _field(report, col.LENDER)
-    copy = _find_copy(index, text, lender)
-    duplicate_of = None if copy is None else str(index.copies.original_ids[copy[0]])
+    return assign_reports(index, [report])[0]
+
+
+def assign_reports(
+    index: ClusterIndex, reports: Sequence[Mapping[str, Any] | pd.Series]
+) -> list[tuple[str | None, str | None, float]]:
+    """`assign_report` for several reports at once, with the same answer for each.
+
+    Reports arriving together (a server places what was filed in the last moments) share one
+    MinHash pass, one term-hashing call and one projection, which costs little more than one
+    report's; placed one by one, those fixed per-call costs dominate.
+    """
+    if not reports:
+        return []
+    texts = [_field(report, col.TEXT) for report in reports]
+    lenders = [_field(report, col.LENDER) for report in reports]
+    copies = _find_copies(index, texts, lenders)
     if index.embedding_dimensions is None:
-        masked = clustering_text(text[: index.params.max_text_chars], lender, index._masker)
-        vector, coverage = index.feature_space.project(term_hasher().transform([masked]))
-        query, is_placeable = vector[0], coverage[0] >= index.params.min_coverage
+        max_chars = index.params.max_text_chars
+        masked = [
+            clustering_text(text[:max_chars], lender, index._masker)
+            for text, lender in zip(texts, lenders, strict=True)
+        ]
+        queries, coverage = index.feature_space.project(term_hasher().transform(masked))
+        is_placeable = coverage >= index.params.min_coverage
         threshold = index.params.min_similarity
     else:
-        query = _report_embedding(report, index.embedding_dimensions)
-        is_placeable, threshold = True, index.params.embedding_assignment_min_similarity
+        queries = np.stack(
+            [_report_embedding(report, index.embedding_dimensions) for report in reports]
+        )
+        is_placeable = np.ones(len(reports), dtype=bool)
+        threshold = index.params.embedding_assignment_min_similarity
+    return [
+        _place(index, lenders[number], queries[number], bool(is_placeable[number]), threshold, copy)
+        for number, copy in enumerate(copies)
+    ]
+
+
+def _place(
+    index: ClusterIndex,
+    lender: str,
+    query: np.ndarray,
+    is_placeable: bool,
+    threshold: float,
+    copy: tuple[int, float] | None,
+) -> tuple[str | None, str | None, float]:
+    duplicate_of = None if copy is None else str(index.copies.original_ids[copy[0]])
     entry = index.centroids_by_lender.get(lender)
     if entry is None or entry.cluster_ids.size == 0:
         return (None if copy is None else str(index.copies.cluster_ids[copy[0]])), duplicate_of, 0.0

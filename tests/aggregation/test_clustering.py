@@ -14,6 +14,7 @@ from aggregation.clustering import (
     ClusteringParams,
     ReviewDecision,
     assign_report,
+    assign_reports,
     cluster_reports,
 )
 from aggregation.clustering import columns as col
@@ -347,6 +348,22 @@ def test_incremental_assignment_spots_copies_and_survives_pickling(reports, resu
     assert assign_report(result.index, copy_of_source)[:2] == expected
     restored = pickle.loads(pickle.dumps(result.index))
     assert assign_report(restored, copy_of_source) == assign_report(result.index, copy_of_source)
+
+
+def test_assigning_a_batch_gives_each_report_its_own_answer(reports, result):
+    rng = np.random.default_rng(99)
+    source = reports.set_index(col.REPORT_ID).loc["r0010"]
+    batch = [
+        {col.LENDER: "lender-zh-b", col.TEXT: compose("zh_fees", rng)},
+        {col.LENDER: source[col.LENDER], col.TEXT: source[col.TEXT] + " 谢谢"},
+        {col.LENDER: "lender-en", col.TEXT: "We hiked up the mountain trail at sunset."},
+        {col.LENDER: "lender-new", col.TEXT: "催收人员每天打电话辱骂我"},
+        {col.LENDER: "lender-zh-b", col.TEXT: ""},
+    ]
+    answers = assign_reports(result.index, batch)
+    assert answers == [assign_report(result.index, report) for report in batch]
+    assert answers[1][1] == "r0010"
+    assert assign_reports(result.index, []) == []
 
 
 def test_large_blocks_use_micro_groups_and_stay_pure(reports):
