@@ -1,6 +1,6 @@
 """Engine, session factory and the declarative base shared by every domain's models."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -109,6 +109,27 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
+_AFTER_COMMIT = "gongsu_after_commit"
+
+
+def call_after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run `callback` once the session's current transaction has committed; never if it rolls
+    back. Kept in `session.info` and run by one listener for every session, which costs far
+    less per request than registering an event listener on each session."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit_callbacks(session: Session) -> None:
+    for callback in session.info.pop(_AFTER_COMMIT, ()):
+        callback()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_commit_callbacks(session: Session) -> None:
+    session.info.pop(_AFTER_COMMIT, None)
+
+
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """One session per request, committed once after the handler and before the response.
 
@@ -121,8 +142,10 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     session = request.app.state.sessionmaker()
     try:
         yield session
-        with anyio.CancelScope(shield=True):
-            await run_in_threadpool(session.commit)
+        # A handler that committed itself left nothing open: no trip to the pool for that.
+        if session.in_transaction():
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(session.commit)
     except BaseException:
         with anyio.CancelScope(shield=True):
             await run_in_threadpool(session.rollback)

@@ -122,7 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.report_placer = ReportPlacer(
         IndexCache(settings.clustering_index_dir, settings.clustering_recheck_s)
     )
-    app.state.report_hooks.submitted.append(app.state.report_placer.place_after_commit)
+    app.state.report_hooks.filed.append(app.state.report_placer.enqueue)
     # Likewise for exhibit bundle builds, which tests run in the request's own thread.
     app.state.start_bundle_build = exhibit_runner.start_in_background
 

@@ -59,7 +59,7 @@ def submit_report(
     submission: ReportSubmission, request: Request, session: SessionDep, settings: SettingsDep
 ) -> ReportReceipt:
     """File an anonymous report. The receipt code in the answer is shown only this once."""
-    report, code = report_service.submit_report(
+    filed = report_service.file_report(
         session,
         submission=submission,
         language=request_language(request),
@@ -69,7 +69,10 @@ def submit_report(
         hooks=request.app.state.report_hooks,
         lenders=request.app.state.lender_directory,
     )
-    return ReportReceipt(report_id=report.id, receipt_code=code)
+    # Committed here, in the handler's thread, rather than by the session dependency: that
+    # would be a second trip through the thread pool on the busiest endpoint (bench/intake.py).
+    session.commit()
+    return ReportReceipt(report_id=filed.report_id, receipt_code=filed.receipt_code)
 
 
 @router.get(
