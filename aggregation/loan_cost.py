@@ -68,6 +68,7 @@ Code (field): meaning [params]
 """
 
 import math
+from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -172,26 +173,51 @@ class LoanCost:
         }
 
 
+@dataclass(frozen=True)
+class LprHistory:
+    """One-year LPR values (percent) by the day each took effect, ascending.
+
+    Built once from the LPR table and searched by bisection: reading the DataFrame afresh for
+    each loan cost more than solving the loan's rate.
+    """
+
+    effective_from: tuple[date, ...]
+    percent: tuple[float, ...]
+
+    @classmethod
+    def from_frame(cls, lpr_table: pd.DataFrame) -> "LprHistory":
+        """From columns ``effective_from`` (date or ``YYYY-MM-DD`` string) and
+        ``one_year_lpr_percent``, in any row order; of two rows for one day the first counts."""
+        column = lpr_table["effective_from"]
+        if not pd.api.types.is_datetime64_any_dtype(column):
+            column = pd.to_datetime(column, format="ISO8601")
+        by_day: dict[date, float] = {}
+        for day, percent in zip(
+            column.dt.date, lpr_table["one_year_lpr_percent"].astype(float), strict=True
+        ):
+            by_day.setdefault(day, float(percent))
+        days = sorted(by_day)
+        return cls(tuple(days), tuple(by_day[day] for day in days))
+
+    def on(self, day: date) -> float | None:
+        """The rate in force on ``day``: the latest with effective_from ≤ day; None before
+        the first."""
+        position = bisect_right(self.effective_from, day)
+        return self.percent[position - 1] if position else None
+
+
 def lpr_on(lpr_table: pd.DataFrame, day: date) -> float | None:
     """One-year LPR (percent) in force on ``day``: the latest row with effective_from ≤ day.
 
-    ``lpr_table`` has columns ``effective_from`` (date or ``YYYY-MM-DD`` string) and
-    ``one_year_lpr_percent``; row order does not matter. None before the first row.
+    ``lpr_table`` as for `LprHistory.from_frame`. None before the first row.
     """
-    column = lpr_table["effective_from"]
-    # Callers that look up many loans pass the dates already parsed, which skips the parse.
-    if not pd.api.types.is_datetime64_any_dtype(column):
-        column = pd.to_datetime(column, format="ISO8601")
-    effective = column.to_numpy(dtype="datetime64[ns]")
-    in_force = np.flatnonzero(effective <= np.datetime64(day))
-    if in_force.size == 0:
-        return None
-    latest = in_force[np.argmax(effective[in_force])]
-    return float(lpr_table["one_year_lpr_percent"].to_numpy(dtype=float)[latest])
+    return LprHistory.from_frame(lpr_table).on(day)
 
 
-def compute_loan_cost(facts: LoanFacts, lpr_table: pd.DataFrame) -> LoanCost:
-    """Annualized cost of ``facts``; raises LoanCostError for invalid or unsolvable facts."""
+def compute_loan_cost(facts: LoanFacts, lpr_table: pd.DataFrame | LprHistory) -> LoanCost:
+    """Annualized cost of ``facts``; raises LoanCostError for invalid or unsolvable facts.
+
+    Callers costing many loans pass an `LprHistory` built once rather than the table."""
     net = _money(facts.net_received, "loan.net_received")
     if net <= 0:
         raise LoanCostError("loan.net_received", "not_positive")
@@ -234,7 +260,10 @@ def compute_loan_cost(facts: LoanFacts, lpr_table: pd.DataFrame) -> LoanCost:
 
     lpr_percent = cap_4lpr = None
     if facts.received_on is not None:
-        lpr_percent = lpr_on(lpr_table, facts.received_on)
+        history = (
+            lpr_table if isinstance(lpr_table, LprHistory) else LprHistory.from_frame(lpr_table)
+        )
+        lpr_percent = history.on(facts.received_on)
     if lpr_percent is not None:
         # Rounded so 4 × 3.70% is 0.148, not 0.14800000000000002, before comparing.
         cap_4lpr = round(4 * lpr_percent / 100, 10)

@@ -145,7 +145,9 @@ class Settings(BaseSettings):
         return self.evidence_max_files * self.evidence_max_bytes + self.json_body_max_bytes
 
 
-def _request_settings(request: Request) -> Settings:
+async def _request_settings(request: Request) -> Settings:
+    # A coroutine: FastAPI runs a plain function dependency in the request thread pool, a
+    # round trip between threads on every request just to read an attribute.
     return request.app.state.settings
 
 

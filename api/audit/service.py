@@ -59,7 +59,7 @@ def insert_event(
 ) -> None:
     """`record_event` as one INSERT sent at once, with no ORM object: for the busiest writes,
     where the unit of work's bookkeeping cost more than the statement."""
-    session.execute(
+    session.connection().execute(
         insert(AuditEvent.__table__),
         {
             "occurred_at": occurred_at,

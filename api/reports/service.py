@@ -24,6 +24,7 @@ from aggregation.loan_cost import (
     LoanCostError,
     LoanFacts,
     LoanPayment,
+    LprHistory,
     RegularSchedule,
     compute_loan_cost,
 )
@@ -114,8 +115,8 @@ def region_by_code(code: str) -> Region | None:
 
 
 @lru_cache(maxsize=1)
-def lpr_table() -> pd.DataFrame:
-    return pd.read_csv(PACKAGE_DATA_DIR / "lpr_1y.csv", parse_dates=["effective_from"])
+def lpr_history() -> LprHistory:
+    return LprHistory.from_frame(pd.read_csv(PACKAGE_DATA_DIR / "lpr_1y.csv"))
 
 
 def loan_facts(loan: LoanIn) -> LoanFacts:
@@ -144,7 +145,7 @@ def compute_cost(loan: LoanIn | None) -> LoanCost | None:
     if loan is None:
         return None
     try:
-        return compute_loan_cost(loan_facts(loan), lpr_table())
+        return compute_loan_cost(loan_facts(loan), lpr_history())
     except LoanCostError as error:
         raise FieldError(error.field, error.code, **error.params) from error
 
@@ -260,6 +261,110 @@ class FiledReport:
     receipt_code: str
 
 
+@dataclass(frozen=True)
+class PreparedReport:
+    """A submission checked, costed and redacted, with its id and receipt code: everything
+    filing needs except the lender's database id."""
+
+    filed: FiledReport
+    typed_lender: str
+    # The report's columns, apart from `lender_id`; only redacted text.
+    columns: dict[str, Any]
+    audit_details: dict[str, Any]
+
+
+def prepare_report(
+    submission: ReportSubmission,
+    *,
+    language: str,
+    source: ReportSource,
+    evidence: Sequence[EvidenceUpload] = (),
+    evidence_limits: EvidenceLimits,
+) -> PreparedReport:
+    """Check, cost and redact a submission without touching the database; raises the first
+    problem found as a `FieldError`. Pure CPU, so the API can run it outside its thread pool."""
+    now = utc_minute_now()
+    _check_month(submission, now)
+    region_code = _check_region(submission)
+    cost = compute_cost(submission.loan)
+    evidence_service.check_uploads(list(evidence), evidence_limits)
+    redacted = _redact_submission(submission)
+    filed = FiledReport(uuid.uuid4().hex, new_receipt_code())
+    columns = {
+        "id": filed.report_id,
+        "receipt_hash": receipt_hash(filed.receipt_code),
+        "status": ReportStatus.active.value,
+        "source": source.value,
+        "language": language,
+        "lender_name_typed": submission.lender,
+        "lender_name_key": normalize_name(submission.lender),
+        "product": redacted.product,
+        "categories": [str(category) for category in submission.categories],
+        "title": redacted.title.text,
+        "narrative": redacted.narrative.text,
+        "redaction_counts": redacted.redaction_counts,
+        "region_code": region_code,
+        "first_incident_month": submission.first_incident_month,
+        "contact_attempts": redacted.attempts,
+        "submitted_at": now,
+        "updated_at": now,
+        **_loan_columns(submission.loan, cost),
+    }
+    audit_details = {
+        "source": str(source),
+        "evidence_files": len(evidence),
+        "redactions": redacted.redaction_counts,
+    }
+    return PreparedReport(filed, submission.lender, columns, audit_details)
+
+
+def store_report(
+    session: Session,
+    prepared: PreparedReport,
+    *,
+    evidence: Sequence[EvidenceUpload] = (),
+    evidence_dir: Path,
+    evidence_limits: EvidenceLimits,
+    hooks: ReportHooks = NO_HOOKS,
+    lenders: LenderDirectory | None = None,
+) -> FiledReport:
+    """Write a prepared report, its evidence and its audit event; `hooks.filed` run with the
+    report's id after the caller's commit.
+
+    The rows are written with plain INSERTs at once rather than as ORM objects: this is the
+    busiest write in the service, and the ORM's unit of work cost more CPU than the rest of the
+    request (bench/intake.py). They go through the session's connection, since the session's
+    own execute adds ORM handling a plain INSERT does not need. `lenders` is the process's
+    memory of mapped lender names; without it the name is looked up in the database.
+    """
+    lender = _resolve_lender(session, prepared.typed_lender, lenders)
+    report_id = prepared.filed.report_id
+    session.connection().execute(
+        insert(Report.__table__),
+        {**prepared.columns, "lender_id": lender.id if lender else None},
+    )
+    if evidence:
+        evidence_service.store_evidence(
+            session,
+            storage_dir=evidence_dir,
+            report_id=report_id,
+            uploads=list(evidence),
+            limits=evidence_limits,
+        )
+    audit_service.insert_event(
+        session,
+        occurred_at=prepared.columns["submitted_at"],
+        actor="reporter",
+        action="report.submitted",
+        subject_type="report",
+        subject_id=report_id,
+        details=prepared.audit_details,
+    )
+    for hook in hooks.filed:
+        call_after_commit(session, partial(hook, report_id))
+    return prepared.filed
+
+
 def file_report(
     session: Session,
     *,
@@ -272,71 +377,23 @@ def file_report(
     hooks: ReportHooks = NO_HOOKS,
     lenders: LenderDirectory | None = None,
 ) -> FiledReport:
-    """File a report: checks and redacts everything first, then writes the report and its audit
-    event. `hooks.filed` run with the report's id after the caller's commit.
-
-    The rows are written with plain INSERTs at once rather than as ORM objects: this is the
-    busiest write in the service, and the ORM's unit of work cost more CPU than the rest of the
-    request (bench/intake.py). `lenders` is the process's memory of mapped lender names;
-    without it the name is looked up in the database.
-    """
-    now = utc_minute_now()
-    _check_month(submission, now)
-    region_code = _check_region(submission)
-    cost = compute_cost(submission.loan)
-    evidence_service.check_uploads(list(evidence), evidence_limits)
-    redacted = _redact_submission(submission)
-    lender = _resolve_lender(session, submission.lender, lenders)
-    receipt_code = new_receipt_code()
-    report_id = uuid.uuid4().hex
-    session.execute(
-        insert(Report.__table__),
-        {
-            "id": report_id,
-            "receipt_hash": receipt_hash(receipt_code),
-            "status": ReportStatus.active,
-            "source": source,
-            "language": language,
-            "lender_id": lender.id if lender else None,
-            "lender_name_typed": submission.lender,
-            "lender_name_key": normalize_name(submission.lender),
-            "product": redacted.product,
-            "categories": [str(category) for category in submission.categories],
-            "title": redacted.title.text,
-            "narrative": redacted.narrative.text,
-            "redaction_counts": redacted.redaction_counts,
-            "region_code": region_code,
-            "first_incident_month": submission.first_incident_month,
-            "contact_attempts": redacted.attempts,
-            "submitted_at": now,
-            "updated_at": now,
-            **_loan_columns(submission.loan, cost),
-        },
+    """`prepare_report` then `store_report`: nothing is written when a check fails."""
+    prepared = prepare_report(
+        submission,
+        language=language,
+        source=source,
+        evidence=evidence,
+        evidence_limits=evidence_limits,
     )
-    if evidence:
-        evidence_service.store_evidence(
-            session,
-            storage_dir=evidence_dir,
-            report_id=report_id,
-            uploads=list(evidence),
-            limits=evidence_limits,
-        )
-    audit_service.insert_event(
+    return store_report(
         session,
-        occurred_at=now,
-        actor="reporter",
-        action="report.submitted",
-        subject_type="report",
-        subject_id=report_id,
-        details={
-            "source": str(source),
-            "evidence_files": len(evidence),
-            "redactions": redacted.redaction_counts,
-        },
+        prepared,
+        evidence=evidence,
+        evidence_dir=evidence_dir,
+        evidence_limits=evidence_limits,
+        hooks=hooks,
+        lenders=lenders,
     )
-    for hook in hooks.filed:
-        call_after_commit(session, partial(hook, report_id))
-    return FiledReport(report_id, receipt_code)
 
 
 def submit_report(

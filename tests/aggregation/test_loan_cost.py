@@ -15,6 +15,7 @@ from aggregation.loan_cost import (
     LoanCostError,
     LoanFacts,
     LoanPayment,
+    LprHistory,
     RegularSchedule,
     compute_loan_cost,
     lpr_on,
@@ -583,3 +584,15 @@ def test_as_dict_is_json_ready(lpr_table):
     assert data["apr_nominal"] == 0.128038
     assert data["apr_effective"] == 0.135826
     assert isinstance(cost, LoanCost)
+
+
+def test_lpr_history_answers_like_the_table(lpr_table):
+    history = LprHistory.from_frame(lpr_table)
+    shuffled = lpr_table.sample(frac=1, random_state=3)
+    for day in (date(2019, 8, 19), date(2019, 8, 20), date(2022, 1, 20), date(2026, 1, 1)):
+        assert history.on(day) == lpr_on(shuffled, day)
+    assert history.on(date(2019, 8, 19)) is None
+    late = LoanFacts(
+        net_received=Decimal("1000"), received_on=date(2025, 6, 1), schedule=monthly(3, "400")
+    )
+    assert compute_loan_cost(late, history) == compute_loan_cost(late, lpr_table)
