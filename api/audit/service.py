@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from api.audit.models import AuditChainHead, AuditEvent
@@ -47,6 +47,11 @@ def record_event(
     return event
 
 
+# Built once: a statement object remembers its cache key, which is otherwise worked out again on
+# every execution.
+_INSERT_EVENT = insert(AuditEvent.__table__)
+
+
 def insert_event(
     session: Session,
     *,
@@ -60,7 +65,7 @@ def insert_event(
     """`record_event` as one INSERT sent at once, with no ORM object: for the busiest writes,
     where the unit of work's bookkeeping cost more than the statement."""
     session.connection().execute(
-        insert(AuditEvent.__table__),
+        _INSERT_EVENT,
         {
             "occurred_at": occurred_at,
             "actor": actor,
@@ -72,23 +77,52 @@ def insert_event(
     )
 
 
-def _event_hash(event: AuditEvent, previous_hash: str) -> str:
+def _event_hash(
+    chain_seq: int,
+    previous_hash: str,
+    occurred_at: datetime,
+    actor: str,
+    action: str,
+    subject_type: str,
+    subject_id: str,
+    details: dict[str, Any],
+) -> str:
     canonical = json.dumps(
         [
-            event.chain_seq,
+            chain_seq,
             previous_hash,
-            event.occurred_at.isoformat(),
-            event.actor,
-            event.action,
-            event.subject_type,
-            event.subject_id,
-            event.details,
+            occurred_at.isoformat(),
+            actor,
+            action,
+            subject_type,
+            subject_id,
+            details,
         ],
         ensure_ascii=False,
         sort_keys=True,
         separators=(",", ":"),
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+_HASHED_COLUMNS = (
+    AuditEvent.occurred_at,
+    AuditEvent.actor,
+    AuditEvent.action,
+    AuditEvent.subject_type,
+    AuditEvent.subject_id,
+    AuditEvent.details,
+)
+_events = AuditEvent.__table__
+_SEAL_EVENT = (
+    update(_events)
+    .where(_events.c.id == bindparam("event_id"))
+    .values(
+        chain_seq=bindparam("seq"),
+        previous_hash=bindparam("previous"),
+        event_hash=bindparam("hash"),
+    )
+)
 
 
 def _locked_head(session: Session) -> AuditChainHead:
@@ -112,20 +146,33 @@ def seal_pending(session: Session, batch_size: int = SEAL_BATCH_SIZE) -> int:
         # Nothing to seal: take no lock, so an idle sealer never gets in a request's way.
         return 0
     head = _locked_head(session)
-    pending = session.scalars(
-        select(AuditEvent)
+    # Plain rows and one batched UPDATE: sealing runs every few seconds in every server process,
+    # and loading and flushing ORM objects cost several times the hashing.
+    pending = session.execute(
+        select(AuditEvent.id, *_HASHED_COLUMNS)
         .where(AuditEvent.chain_seq.is_(None))
         .order_by(AuditEvent.id)
         .limit(batch_size)
     ).all()
-    for event in pending:
-        event.chain_seq = head.last_seq + 1
-        event.previous_hash = head.last_hash
-        event.event_hash = _event_hash(event, head.last_hash)
-        head.last_seq = event.chain_seq
-        head.last_hash = event.event_hash
+    seals = []
+    for event_id, *content in pending:
+        seq, previous = head.last_seq + 1, head.last_hash
+        head.last_seq, head.last_hash = seq, _event_hash(seq, previous, *content)
+        seals.append(
+            {"event_id": event_id, "seq": seq, "previous": previous, "hash": head.last_hash}
+        )
+    if seals:
+        session.connection().execute(_SEAL_EVENT, seals)
+        _expire_sealed(session, {seal["event_id"] for seal in seals})
     session.flush()
     return len(pending)
+
+
+def _expire_sealed(session: Session, event_ids: set[int]) -> None:
+    # The UPDATE went past the ORM: events this session already holds must be read again.
+    for key in list(session.identity_map.keys()):
+        if key[0] is AuditEvent and key[1][0] in event_ids:
+            session.expire(session.identity_map[key])
 
 
 def seal_all(session: Session) -> int:
@@ -165,7 +212,17 @@ def verify_chain(session: Session) -> ChainCheck:
         intact = (
             event.chain_seq == expected_seq
             and event.previous_hash == expected_previous
-            and event.event_hash == _event_hash(event, expected_previous)
+            and event.event_hash
+            == _event_hash(
+                event.chain_seq,
+                expected_previous,
+                event.occurred_at,
+                event.actor,
+                event.action,
+                event.subject_type,
+                event.subject_id,
+                event.details,
+            )
         )
         if not intact:
             broken.append(event.id)

@@ -38,7 +38,7 @@ PLACEMENT_BATCH_MAX = 200
 # a batch shares one transaction and one pass of the clustering maths, so under load placement
 # costs a fraction of a millisecond of CPU per report instead of several, and the delay is far
 # below anything a reader of the cluster pages could notice.
-PLACEMENT_LINGER_S = 0.2
+PLACEMENT_LINGER_S = 0.5
 
 
 class IndexCache:

@@ -318,6 +318,11 @@ def prepare_report(
     return PreparedReport(filed, submission.lender, columns, audit_details)
 
 
+# Built once: a statement object remembers its cache key, which is otherwise worked out again on
+# every execution.
+_INSERT_REPORT = insert(Report.__table__)
+
+
 def store_report(
     session: Session,
     prepared: PreparedReport,
@@ -340,7 +345,7 @@ def store_report(
     lender = _resolve_lender(session, prepared.typed_lender, lenders)
     report_id = prepared.filed.report_id
     session.connection().execute(
-        insert(Report.__table__),
+        _INSERT_REPORT,
         {**prepared.columns, "lender_id": lender.id if lender else None},
     )
     if evidence:
