@@ -1,6 +1,7 @@
 """The JSON intake contract: submit, preview, receipts, and how bad input is refused."""
 
 import json
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -9,7 +10,11 @@ from sqlalchemy.orm import Session
 
 from api.audit import service as audit_service
 from api.audit.models import AuditEvent
-from api.reports.models import Report, ReportStatus, ReportUpdate
+from api.evidence.service import EvidenceLimits
+from api.reports import service as report_service
+from api.reports.models import Report, ReportSource, ReportStatus, ReportUpdate
+from api.reports.schemas import ReportSubmission
+from api.reports.service import ReportHooks
 from tests.factories import resident_id, submission
 
 MOBILE = "138 0013 8000"
@@ -322,3 +327,30 @@ def test_openapi_documents_the_intake_routes(client: TestClient) -> None:
     assert {"/api/v1/reports", "/api/v1/reports/preview", "/api/v1/lenders"} <= set(paths)
     assert "/api/v1/receipts/{code}/withdraw" in paths
     assert client.get("/docs").status_code == 200
+
+
+def test_filed_hooks_run_after_the_commit_and_never_after_a_rollback(
+    db_session: Session, tmp_path: Path
+) -> None:
+    filed: list[str] = []
+    hooks = ReportHooks(filed=[filed.append])
+
+    def file() -> str:
+        return report_service.file_report(
+            db_session,
+            submission=ReportSubmission.model_validate(submission()),
+            language="zh",
+            source=ReportSource.api,
+            evidence_dir=tmp_path,
+            evidence_limits=EvidenceLimits(5, 1024),
+            hooks=hooks,
+        ).report_id
+
+    file()
+    db_session.rollback()
+    assert filed == []
+    committed = file()
+    assert filed == []
+    db_session.commit()
+    assert filed == [committed]
+    assert db_session.get(Report, committed) is not None
