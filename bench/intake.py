@@ -49,6 +49,14 @@ class Result:
     errors: int
     seconds: float
     latencies_ms: list[float]
+    # CPU seconds the server's processes and the PostgreSQL server spent during the load (Linux
+    # /proc; None elsewhere): what each request costs, which the machine's load cannot inflate
+    # the way it inflates latency.
+    server_cpu_s: float | None = None
+    postgres_cpu_s: float | None = None
+
+    def cpu_ms_per_request(self, seconds: float | None) -> str:
+        return "n/a" if seconds is None else f"{seconds / max(self.requests, 1) * 1000:.2f}"
 
     @property
     def per_second(self) -> float:
@@ -204,6 +212,40 @@ def wait_for_placement(database_url: str, max_seconds: float) -> Placement:
     return Placement(unplaced_at_end, None if unplaced else time.perf_counter() - started)
 
 
+def _processes() -> dict[int, tuple[int, str, float]]:
+    """pid -> (parent pid, command line, CPU seconds so far) for every process we can read."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    found: dict[int, tuple[int, str, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        cpu_s = (int(fields[11]) + int(fields[12])) / ticks
+        found[int(entry.name)] = (int(fields[1]), command, cpu_s)
+    return found
+
+
+def cpu_seconds(root_pid: int) -> tuple[float, float] | None:
+    """CPU seconds so far of the process tree under `root_pid`, and of PostgreSQL's processes."""
+    if not Path("/proc/self/stat").exists():
+        return None
+    processes = _processes()
+    tree, frontier = {root_pid}, [root_pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, (ppid, _, _) in processes.items() if ppid == parent]
+        tree.update(children)
+        frontier.extend(children)
+    server = sum(processes[pid][2] for pid in tree if pid in processes)
+    postgres = sum(cpu for _, command, cpu in processes.values() if command.startswith("postgres"))
+    return server, postgres
+
+
 def measure(
     name: str,
     command: list[str],
@@ -217,7 +259,12 @@ def measure(
     try:
         wait_until_up(base_url, process)
         asyncio.run(load(name, port, args.warmup, args.concurrency, args.max_seconds))
+        before = cpu_seconds(process.pid)
         result = asyncio.run(load(name, port, args.requests, args.concurrency, args.max_seconds))
+        after = cpu_seconds(process.pid)
+        if before is not None and after is not None:
+            result.server_cpu_s = after[0] - before[0]
+            result.postgres_cpu_s = after[1] - before[1]
         if placement_database_url is None:
             return result, None
         return result, wait_for_placement(placement_database_url, args.max_seconds)
@@ -287,13 +334,15 @@ def main() -> int:
     )
     print(
         f"{'endpoint':32} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>8} "
-        f"{'p99 ms':>8} {'mean ms':>8}"
+        f"{'p99 ms':>8} {'mean ms':>8} {'server CPU ms/req':>17} {'PostgreSQL CPU ms/req':>21}"
     )
     for result in (gongsu, bare):
         print(
             f"{result.name:32} {result.requests:8d} {result.errors:6d} "
             f"{result.per_second:8.1f} {result.percentile(0.5):8.1f} "
-            f"{result.percentile(0.99):8.1f} {statistics.fmean(result.latencies_ms):8.1f}"
+            f"{result.percentile(0.99):8.1f} {statistics.fmean(result.latencies_ms):8.1f} "
+            f"{result.cpu_ms_per_request(result.server_cpu_s):>17} "
+            f"{result.cpu_ms_per_request(result.postgres_cpu_s):>21}"
         )
     print(
         f"throughput ratio gongsu/bare: {gongsu.per_second / bare.per_second:.2f}; "
