@@ -142,10 +142,8 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     session = request.app.state.sessionmaker()
     try:
         yield session
-        # A handler that committed itself left nothing open: no trip to the pool for that.
-        if session.in_transaction():
-            with anyio.CancelScope(shield=True):
-                await run_in_threadpool(session.commit)
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(session.commit)
     except BaseException:
         with anyio.CancelScope(shield=True):
             await run_in_threadpool(session.rollback)
