@@ -1,11 +1,13 @@
 """`gongsu` / `python -m api`: migrate, load reference data, import, serve."""
 
 import argparse
+import copy
 import getpass
 import logging
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from pydantic import ValidationError
@@ -266,8 +268,24 @@ def recluster(settings: Settings) -> int:
     return 0
 
 
+def server_log_config(uvicorn_log_config: dict[str, Any]) -> dict[str, Any]:
+    """Uvicorn's logging set-up plus the application's own loggers (access log, placement,
+    sealing). Uvicorn applies it in every worker process; logging configured here in the parent
+    reached none of them, so with several workers the application logged nothing."""
+    config = copy.deepcopy(uvicorn_log_config)
+    config["formatters"]["gongsu"] = {"format": LOG_FORMAT}
+    config["handlers"]["gongsu"] = {
+        "class": "logging.StreamHandler",
+        "formatter": "gongsu",
+        "stream": "ext://sys.stderr",
+    }
+    config["root"] = {"handlers": ["gongsu"], "level": "INFO"}
+    return config
+
+
 def serve(settings: Settings) -> None:
     import uvicorn
+    import uvicorn.config
 
     print(f"Gongsu is serving on http://{settings.host}:{settings.port}", flush=True)
     uvicorn.run(
@@ -278,6 +296,7 @@ def serve(settings: Settings) -> None:
         workers=settings.workers,
         access_log=False,
         log_level="info",
+        log_config=server_log_config(uvicorn.config.LOGGING_CONFIG),
     )
 
 

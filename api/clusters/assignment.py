@@ -224,10 +224,12 @@ class ReportPlacer:
         while not stop.is_set():
             try:
                 if time.monotonic() >= next_sweep:
+                    # Scheduled before sweeping, so a sweep that fails (the database is down)
+                    # is retried at the next interval rather than at once in a busy loop.
+                    next_sweep = time.monotonic() + sweep_interval_s
                     swept = self.sweep(sessions)
                     if swept:
                         logger.info("placed %d reports that had been left unplaced", swept)
-                    next_sweep = time.monotonic() + sweep_interval_s
                 try:
                     first = self._queue.get(timeout=min(1.0, sweep_interval_s))
                 except queue.Empty:

@@ -1,6 +1,7 @@
 """A grouping run end to end on the database: claim, group, save, stable ids, decisions,
 and a new report placed at once against the run's index."""
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -237,3 +238,24 @@ def test_reports_committed_but_never_placed_are_found_by_the_sweep(
     # The crashed process's queue, drained after all, adds no second placement.
     app.state.report_placer.drain(session_factory)
     assert [m.run_id for m in _memberships_of(db_session, first)] == [run.id]
+
+
+def test_a_failing_sweep_waits_for_the_next_interval(tmp_path: Path) -> None:
+    attempts = 0
+
+    def unreachable_database() -> Session:
+        nonlocal attempts
+        attempts += 1
+        raise OSError("database unreachable")
+
+    placer = assignment.ReportPlacer(assignment.IndexCache(tmp_path))
+    stop = threading.Event()
+    worker = threading.Thread(target=placer.run_forever, args=(unreachable_database, stop, 3600.0))
+    worker.start()
+    # The worker blocks on its empty queue between sweeps; a busy retry loop would make
+    # thousands of attempts in this time.
+    stop.wait(0.5)
+    stop.set()
+    worker.join(timeout=10)
+    assert not worker.is_alive()
+    assert attempts == 1
