@@ -11,6 +11,7 @@ and before every verification. An event edited or deleted after it was sealed br
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -77,27 +78,11 @@ def insert_event(
     )
 
 
-def _event_hash(
-    chain_seq: int,
-    previous_hash: str,
-    occurred_at: datetime,
-    actor: str,
-    action: str,
-    subject_type: str,
-    subject_id: str,
-    details: dict[str, Any],
-) -> str:
+def _event_hash(chain_seq: int, previous_hash: str, content: Sequence[Any]) -> str:
+    """Hash of an event's link and its `_HASHED_COLUMNS` values, in that order."""
+    occurred_at, *rest = content
     canonical = json.dumps(
-        [
-            chain_seq,
-            previous_hash,
-            occurred_at.isoformat(),
-            actor,
-            action,
-            subject_type,
-            subject_id,
-            details,
-        ],
+        [chain_seq, previous_hash, occurred_at.isoformat(), *rest],
         ensure_ascii=False,
         sort_keys=True,
         separators=(",", ":"),
@@ -157,7 +142,7 @@ def seal_pending(session: Session, batch_size: int = SEAL_BATCH_SIZE) -> int:
     seals = []
     for event_id, *content in pending:
         seq, previous = head.last_seq + 1, head.last_hash
-        head.last_seq, head.last_hash = seq, _event_hash(seq, previous, *content)
+        head.last_seq, head.last_hash = seq, _event_hash(seq, previous, content)
         seals.append(
             {"event_id": event_id, "seq": seq, "previous": previous, "hash": head.last_hash}
         )
@@ -216,12 +201,7 @@ def verify_chain(session: Session) -> ChainCheck:
             == _event_hash(
                 event.chain_seq,
                 expected_previous,
-                event.occurred_at,
-                event.actor,
-                event.action,
-                event.subject_type,
-                event.subject_id,
-                event.details,
+                [getattr(event, column.key) for column in _HASHED_COLUMNS],
             )
         )
         if not intact:

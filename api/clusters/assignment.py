@@ -196,12 +196,15 @@ class ReportPlacer:
                 break
         return batch
 
+    def _place(self, sessions: sessionmaker[Session], report_ids: Sequence[str]) -> int:
+        with sessions() as session, session.begin():
+            return place_reports(session, report_ids, self.cache)
+
     def drain(self, sessions: sessionmaker[Session]) -> int:
         """Place every report queued so far, in the calling thread; returns how many."""
         placed = 0
         while batch := self._take_batch(None):
-            with sessions() as session, session.begin():
-                placed += place_reports(session, batch, self.cache)
+            placed += self._place(sessions, batch)
         return placed
 
     def sweep(self, sessions: sessionmaker[Session]) -> int:
@@ -210,9 +213,7 @@ class ReportPlacer:
             unplaced = unplaced_report_ids(session, self.cache)
         placed = 0
         for start in range(0, len(unplaced), PLACEMENT_BATCH_MAX):
-            with sessions() as session, session.begin():
-                batch = unplaced[start : start + PLACEMENT_BATCH_MAX]
-                placed += place_reports(session, batch, self.cache)
+            placed += self._place(sessions, unplaced[start : start + PLACEMENT_BATCH_MAX])
         return placed
 
     def run_forever(
@@ -235,8 +236,7 @@ class ReportPlacer:
                 except queue.Empty:
                     continue
                 stop.wait(PLACEMENT_LINGER_S)
-                with sessions() as session, session.begin():
-                    place_reports(session, self._take_batch(first), self.cache)
+                self._place(sessions, self._take_batch(first))
             except Exception:
                 # The reports of a failed batch stay unplaced until the next sweep finds them.
                 logger.exception("placing reports failed; the next sweep retries")

@@ -201,13 +201,17 @@ def _resolve_lender(
     return lenders.resolve(session, typed_name)
 
 
+def _check_facts(submission: ReportSubmission, now: datetime) -> tuple[str | None, LoanCost | None]:
+    """Month, region and loan checked in that order: the region's code and the loan's cost."""
+    _check_month(submission, now)
+    return _check_region(submission), compute_cost(submission.loan)
+
+
 def preview_report(
     session: Session, submission: ReportSubmission, lenders: LenderDirectory | None = None
 ) -> ReportPreview:
     """What would be stored: the redacted text with the spans removed, and the loan's cost."""
-    _check_month(submission, utc_minute_now())
-    region_code = _check_region(submission)
-    cost = compute_cost(submission.loan)
+    region_code, cost = _check_facts(submission, utc_minute_now())
     redacted = _redact_submission(submission)
     lender = _resolve_lender(session, submission.lender, lenders)
     spans = [
@@ -284,9 +288,7 @@ def prepare_report(
     """Check, cost and redact a submission without touching the database; raises the first
     problem found as a `FieldError`. Pure CPU, so the API can run it outside its thread pool."""
     now = utc_minute_now()
-    _check_month(submission, now)
-    region_code = _check_region(submission)
-    cost = compute_cost(submission.loan)
+    region_code, cost = _check_facts(submission, now)
     evidence_service.check_uploads(list(evidence), evidence_limits)
     redacted = _redact_submission(submission)
     filed = FiledReport(uuid.uuid4().hex, new_receipt_code())
@@ -370,37 +372,6 @@ def store_report(
     return prepared.filed
 
 
-def file_report(
-    session: Session,
-    *,
-    submission: ReportSubmission,
-    language: str,
-    source: ReportSource,
-    evidence: Sequence[EvidenceUpload] = (),
-    evidence_dir: Path,
-    evidence_limits: EvidenceLimits,
-    hooks: ReportHooks = NO_HOOKS,
-    lenders: LenderDirectory | None = None,
-) -> FiledReport:
-    """`prepare_report` then `store_report`: nothing is written when a check fails."""
-    prepared = prepare_report(
-        submission,
-        language=language,
-        source=source,
-        evidence=evidence,
-        evidence_limits=evidence_limits,
-    )
-    return store_report(
-        session,
-        prepared,
-        evidence=evidence,
-        evidence_dir=evidence_dir,
-        evidence_limits=evidence_limits,
-        hooks=hooks,
-        lenders=lenders,
-    )
-
-
 def submit_report(
     session: Session,
     *,
@@ -413,13 +384,19 @@ def submit_report(
     hooks: ReportHooks = NO_HOOKS,
     lenders: LenderDirectory | None = None,
 ) -> tuple[Report, str]:
-    """`file_report`, returning the stored report itself with the receipt code, for pages that
-    show it and for callers that go on working with it."""
-    filed = file_report(
-        session,
-        submission=submission,
+    """`prepare_report` then `store_report` (nothing is written when a check fails), returning
+    the stored report itself with the receipt code, for pages that show it and for callers that
+    go on working with it."""
+    prepared = prepare_report(
+        submission,
         language=language,
         source=source,
+        evidence=evidence,
+        evidence_limits=evidence_limits,
+    )
+    filed = store_report(
+        session,
+        prepared,
         evidence=evidence,
         evidence_dir=evidence_dir,
         evidence_limits=evidence_limits,

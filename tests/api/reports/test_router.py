@@ -336,7 +336,7 @@ def test_filed_hooks_run_after_the_commit_and_never_after_a_rollback(
     hooks = ReportHooks(filed=[filed.append])
 
     def file() -> str:
-        return report_service.file_report(
+        report, _code = report_service.submit_report(
             db_session,
             submission=ReportSubmission.model_validate(submission()),
             language="zh",
@@ -344,7 +344,8 @@ def test_filed_hooks_run_after_the_commit_and_never_after_a_rollback(
             evidence_dir=tmp_path,
             evidence_limits=EvidenceLimits(5, 1024),
             hooks=hooks,
-        ).report_id
+        )
+        return report.id
 
     file()
     db_session.rollback()
