@@ -291,6 +291,13 @@ _US_PHONE_RES = (
         + r"|\+1 ?[2-9][0-9]{9}(?![0-9])"
     ),
 )
+# Ten bare digits are a US phone number only when called one ("call me back at 4045550193").
+# Bare runs are rare, so they are found first and only their left context is then checked.
+_US_BARE_PHONE_RE = re.compile(r"[2-9](?<![0-9].)[0-9]{2}[2-9][0-9]{6}(?![0-9])")
+_US_PHONE_CONTEXT_RE = re.compile(
+    r"(?i:(?:call|text|reach) me(?: back)?(?: at| on)?|(?:phone|cell|mobile|my) number(?: is)?"
+    r"|(?:phone|cell|mobile|tel)\.?:?) ?\Z"
+)
 _NON_DIGITS_RE = re.compile(r"[^0-9]")
 # Toll-free and N00 codes belong to companies (collection agencies, lenders), like 400/800 in
 # China; a borrower quoting them identifies nobody and the number helps reviewers.
@@ -306,11 +313,18 @@ def _find_phones(s: str) -> Iterator[_Candidate]:
         yield RedactionKind.LANDLINE, match.start(), match.end()
     for match in _LANDLINE_CONTEXT_RE.finditer(s):
         yield RedactionKind.LANDLINE, match.start(1), match.end(1)
-    for pattern in _US_PHONE_RES:
-        for match in pattern.finditer(s):
-            area = _NON_DIGITS_RE.sub("", match.group())[-10:-7]
-            if area[1:] != "00" and area not in _US_NON_PERSONAL_AREA_CODES:
-                yield RedactionKind.US_PHONE, match.start(), match.end()
+    us_phones = [
+        (match.start(), match.end()) for pattern in _US_PHONE_RES for match in pattern.finditer(s)
+    ]
+    us_phones += [
+        (match.start(), match.end())
+        for match in _US_BARE_PHONE_RE.finditer(s)
+        if _US_PHONE_CONTEXT_RE.search(s, max(0, match.start() - 24), match.start())
+    ]
+    for start, end in us_phones:
+        area = _NON_DIGITS_RE.sub("", s[start:end])[-10:-7]
+        if area[1:] != "00" and area not in _US_NON_PERSONAL_AREA_CODES:
+            yield RedactionKind.US_PHONE, start, end
 
 
 # ---------------------------------------------------------------------------------------------
@@ -352,8 +366,8 @@ _QQ_RE = re.compile(
 )
 _WECHAT_RE = re.compile(
     r"(?:(?P<english>(?<![A-Za-z])(?i:wechat|weixin)(?![A-Za-z]))"
-    r"|(?<![A-Za-z])(?i:wx|vx|v信)(?![A-Za-z])|微信|威信|薇信)"
-    r"(?P<gap>(?:号码?|账号|帐号|(?i: ?(?:id|account|handle)))? ?(?:[:：]|是|为|(?i:is) )? ?)"
+    r"|(?<![A-Za-z])(?i:wx|vx)(?![A-Za-z])|(?<![A-Za-z])(?i:v)信|微信|威信|薇信)"
+    r"(?P<gap>(?:号码?|账号|帐号|(?i:,? ?(?:id|account|handle)))? ?(?:[:：]|是|为|(?i:is) )? ?)"
     r"(?P<handle>[A-Za-z][-_A-Za-z0-9]{5,19}(?![-_A-Za-z0-9])"
     r"|(?:\+?86[ -]?)?" + _MOBILE + ")"
 )
@@ -410,11 +424,11 @@ _COMPOUND_SURNAMES = _words(
 _NAME_FOLLOWERS = frozenset(
     "的了是在说打给又还就都也让把被跟和对要不每天先经律总称威骂发告电拨私加多用自冒以声态等们"
     "这那有没很太从向往到呢吧吗呀讲问与及或但而且则便今现目因于住家身手微性男女岁年来去曾已为"
-    "借欠通号承恐表回答拒帮替只接才刚当根突竟居直早晚昨心一二三四五六七八九十"
+    "借欠通号承恐表回答拒帮替只接才刚当根突竟居直早晚昨亲心一二三四五六七八九十"
 )
 # Followers that also occur in given names (王心怡, 吴刚, 张三); trying the two-character given
 # name first keeps them inside the name when they are.
-_GIVEN_NAME_FOLLOWERS = frozenset("心刚才承和多二三四五六七八九十")
+_GIVEN_NAME_FOLLOWERS = frozenset("心刚才承和多一二三四五六七八九十")
 # Characters that are (nearly) never part of a given name but often follow a context word.
 _NOT_GIVEN_NAME = (_NAME_FOLLOWERS - _GIVEN_NAME_FOLLOWERS) | frozenset(
     "我你他她它某人员个级目贷融户部门理区域司款催收系务品组长副分行店平台公"
@@ -434,7 +448,7 @@ _RELATIONS = _words(
 )
 _NAME_CONTEXT_WORDS = _words(
     "紧急联系人 联系人 联络人 叫做 叫 名字是 姓名 本人 催收员 催收人员 客服人员 客服 "
-    "工作人员 业务员 借款人 担保人 自称 我妈 我爸 我哥 我姐 我弟 我妹"
+    "工作人员 业务员 借款人 担保人 自称 我妈 我爸 我哥 我姐 我弟 我妹 专员 主管 经理"
 )
 _ZH_NAME_CONTEXT_RE = re.compile(
     "(?:"
@@ -451,7 +465,7 @@ _ZH_NAME_CONTEXT_RE = re.compile(
     + ")(?:[:： ]*(?:是|叫|为)?[:： ]*)"
 )
 _TITLE_RE = re.compile(
-    r"(?:先生|女士|小姐|经理|律师|总(?![额共计是部公行裁体算结价账量数和收支成费利金息值分]))"
+    r"(?:先生|女士|小姐|经理|律师|总(?![额共计是部公行裁体算结价账量数和收支成费利金息值分机]))"
 )
 # "对方/甲方/双方律师": 方 is a surname but here the end of a word.
 _SURNAME_AS_WORD_END = frozenset("对甲乙双官资贷借三")
@@ -503,6 +517,8 @@ def _titled_name_start(s: str, title_start: int) -> int | None:
         given = s[start + surname_length : title_start]
         if not all(_is_given_name_char(char) for char in given):
             continue
+        if s[start:title_start] in _WORDS_NOT_NAMES:
+            continue
         if name_length == 1 and s[start] == "方" and start and s[start - 1] in _SURNAME_AS_WORD_END:
             continue
         return start
@@ -530,9 +546,13 @@ _EN_NAME_STOPWORDS = (
     "|Order|Contract|Dear|Hi|Hello|Thanks|Thank|Best|Regards|Street|Avenue|Road|Apt|Suite"
     "|Not|Unknown|None|Myself|Without|Prejudice|By|Sent|Via|Attn|Re|Am|Power|Attorney"
 )
+# Latin-1 letters too: names are often written with their accents (María Gutiérrez).
+_EN_UPPER = "A-ZÀ-ÖØ-Þ"
+_EN_LOWER = "a-zß-öø-ÿ"
 _EN_NAME_WORD = (
     rf"(?!(?:{_EN_NAME_STOPWORDS})(?![A-Za-z]))"
-    r"[A-Z](?:[a-z]+(?:[A-Z][a-z]+)?|'[A-Z][a-z]+)(?:-[A-Z][a-z]+)?"
+    rf"[{_EN_UPPER}](?:[{_EN_LOWER}]+(?:[{_EN_UPPER}][{_EN_LOWER}]+)?|'[{_EN_UPPER}][{_EN_LOWER}]+)"
+    rf"(?:-[{_EN_UPPER}][{_EN_LOWER}]+)?"
 )
 _EN_NAME_ROLES = "collector agent caller representative rep officer man woman lady guy"
 _EN_NAME_OWNERS = ("my", "his", "her", "whose", *(f"{role}'s" for role in _EN_NAME_ROLES.split()))
@@ -549,6 +569,10 @@ _EN_NAME_INTRODUCERS = (
     r"sincerely,\s*",
     r"regards,\s*",
     *(f"my {relative},? " for relative in _EN_RELATIVES.split()),
+    # "their collector Leon Whitaker": a role right before a capitalized name.
+    "collector ",
+    "representative ",
+    "caller ",
 )
 _EN_TITLES = ("Mr", "Mrs", "Ms", "Miss", "Dr", "Officer", "Agent", "Detective", "Sergeant", "Sgt")
 _EN_NAME_RE = re.compile(
@@ -559,7 +583,8 @@ _EN_NAME_RE = re.compile(
         for variant in (introducer, introducer[0].upper() + introducer[1:])
     )
     + "".join(rf"|{title}\.? " for title in _EN_TITLES)
-    + rf")(?P<name>{_EN_NAME_WORD}(?: (?:[A-Z]\. )?{_EN_NAME_WORD}){{0,2}})(?![A-Za-z])"
+    + rf")(?P<name>{_EN_NAME_WORD}(?: (?:[A-Z]\. )?{_EN_NAME_WORD}){{0,2}})"
+    + rf"(?![{_EN_UPPER}{_EN_LOWER}])"
 )
 
 
@@ -595,8 +620,10 @@ _ADDRESS_STOP_CHARS = frozenset(
 )
 # Introducers whose characters also occur in place names (于都县, 家园).
 _ADDRESS_STOP_BIGRAMS = _words("上门 老家 娘家 婆家 家乡 位于 处于")
-# Structural characters belong to the unit they close, never to a name.
-_ADDRESS_STRUCTURE_CHARS = frozenset("省市区县镇乡旗村号组栋幢室层")
+# Structural characters belong to the unit they close, never to a name. 旗 (a banner, Inner
+# Mongolia's county) is not one: it is far more often inside a village name (红旗村), and the
+# administrative suffixes still close a banner.
+_ADDRESS_STRUCTURE_CHARS = frozenset("省市区县镇乡村号组栋幢室层")
 _PLACE_NAME_STOPS = _ADDRESS_STOP_CHARS | _ADDRESS_STRUCTURE_CHARS
 # Provinces and large cities, often written without 省/市 or after words the left walk cannot
 # tell apart from a name (催收员上门深圳市).
@@ -639,9 +666,11 @@ _ZH_NUMERALS = "0-9一二三四五六七八九十百零〇"
 _ESTATE_WORDS = "小区|花园|公寓|家园|新村|大厦"
 # After a road number, generic building words are safe to include too.
 _BUILDING_WORDS = _ESTATE_WORDS + "|广场|中心|大楼|写字楼|园区|园|城|苑|公馆|府"
+# 春熙路东段17号, 南苑路甲12号院, 漕宝路1555弄12号; "17号楼下" is downstairs of No. 17.
 _ROAD_ANCHOR_RE = re.compile(
-    rf"(?:大道|大街|路|街|道|巷|弄|胡同)(?:[{_ZH_NUMERALS}]+段)?"
-    rf"[{_ZH_NUMERALS}]+(?:-[0-9]+)?号(?:院|楼)?"
+    rf"(?:大道|大街|路|街|道|巷|弄|胡同)(?:[{_ZH_NUMERALS}]+段|[东南西北中]段)?"
+    rf"[甲乙丙丁]?[{_ZH_NUMERALS}]+(?:-[0-9]+)?(?:弄(?:[{_ZH_NUMERALS}]+号)?|号)"
+    r"(?:院|楼(?![下上里前道]))?"
 )
 _ESTATE_ANCHOR_RE = re.compile(_ESTATE_WORDS)
 _VILLAGE_ANCHOR_RE = re.compile(r"村(?:[0-9一二三四五六七八九十]+(?:组|社|队|号))?")
@@ -663,7 +692,7 @@ def _cjk_class_without(excluded: frozenset[str]) -> str:
 _ADDRESS_TAIL_RE = re.compile(
     rf"(?:[{_cjk_class_without(_PLACE_NAME_STOPS)}]{{2,8}}?(?:{_BUILDING_WORDS})"
     r"|(?:附?[A-Za-z]?[0-9一二三四五六七八九十]+[A-Za-z]?|[A-Za-z])"
-    r"(?:号楼|号院|栋|幢|座|单元|楼|层|室|号|户|组|社)"
+    r"(?:号楼|号院|栋|幢|座|单元|门|楼|层|室|号|户|组|社|巷|弄)"
     r"|[0-9]+(?:-[0-9]+){1,3}(?![0-9]))*"
     r"(?:[0-9]{3,4}(?![0-9元块年月日号万]))?"
 )
