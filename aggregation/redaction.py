@@ -332,7 +332,8 @@ def _find_phones(s: str) -> Iterator[_Candidate]:
 
 _SSN_RE = re.compile(r"[0-9](?<![0-9].)(?<![0-9]-.)[0-9]{2}-[0-9]{2}-[0-9]{4}(?![0-9])(?!-[0-9])")
 _SSN_CONTEXT_RE = re.compile(
-    r"(?:SSN|ssn|Social [Ss]ecurity|social security)(?: [Nn]umber| [Nn]o\.?| #)?[^0-9.]{0,12}?"
+    r"(?:SSN|ssn|Social [Ss]ecurity|social security|[Ss]ocial(?=:))(?: [Nn]umber| [Nn]o\.?| #)?"
+    r"[^0-9.]{0,12}?"
     r"([0-9]{3}[ -]?[0-9]{2}[ -]?[0-9]{4})(?![0-9])"
 )
 
@@ -362,19 +363,22 @@ _EMAIL_RE = re.compile(
 _QQ_RE = re.compile(
     r"(?:(?<![A-Za-z])[Qq]{2}(?![A-Za-z])|扣扣|企鹅号)(?!群)"
     r"(?:号码?|账号|帐号|(?i: ?(?:number|no\.?|id|account)))?"
-    r" ?[:：]? ?(?:是|为|(?i:is) )? ?([1-9][0-9]{4,10})(?![0-9])"
+    r" ?[:：]? ?(?:是|为|(?i:is|was) )? ?([1-9][0-9]{4,10})(?![0-9])"
 )
 _WECHAT_RE = re.compile(
     r"(?:(?P<english>(?<![A-Za-z])(?i:wechat|weixin)(?![A-Za-z]))"
-    r"|(?<![A-Za-z])(?i:wx|vx)(?![A-Za-z])|(?<![A-Za-z])(?i:v)信|微信|威信|薇信)"
-    r"(?P<gap>(?:号码?|账号|帐号|(?i:,? ?(?:id|account|handle)))? ?(?:[:：]|是|为|(?i:is) )? ?)"
+    r"|(?<![A-Za-z])(?i:wx|vx)(?![A-Za-z])|(?<![A-Za-z])(?i:v)信|微信|威信|薇信"
+    # 加我V / 加V: "add me on WeChat".
+    r"|(?:(?<=加)|(?<=加我))[Vv](?![A-Za-z]))"
+    r"(?P<gap>(?:号码?|账号|帐号|(?i:(?:, ?| ?\()?(?:id|account|handle)))? ?"
+    r"(?:[:：]|是|为|(?i:is) )? ?)"
     r"(?P<handle>[A-Za-z][-_A-Za-z0-9]{5,19}(?![-_A-Za-z0-9])"
     r"|(?:\+?86[ -]?)?" + _MOBILE + ")"
 )
 _WXID_RE = re.compile(r"w(?<![A-Za-z0-9_].)xid_[A-Za-z0-9]{6,20}(?![A-Za-z0-9_])")
 _EXPLICIT_HANDLE_GAP_RE = re.compile(r"[:：是为]|(?i:is|id)")
 _QQ_HINTS = ("qq", "扣扣", "企鹅号")
-_WECHAT_HINTS = ("微信", "威信", "薇信", "v信", "wechat", "weixin", "wx", "vx")
+_WECHAT_HINTS = ("微信", "威信", "薇信", "v信", "wechat", "weixin", "wx", "vx", "加v", "加我v")
 
 
 def _find_im_accounts(s: str) -> Iterator[_Candidate]:
@@ -415,7 +419,7 @@ _SURNAMES = frozenset(
     "郝龚邵万钱严覃武戴莫孔汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿焦俞左"
     "柳甘祝宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝游辛靳管柴蒙鲍华喻祁蒲房滕屈饶"
     "解牟艾尤阳穆卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂佟臧闵苟邬边卞姬"
-    "仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩佘池查麻迟邝封谈匡鞠惠荆冀郁胥栗燕楚鄢劳谌奚皮粟冼蔺"
+    "仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩佘池查麻迟邝封谈匡鞠惠荆冀郁胥栗燕楚鄢劳谌奚皮粟冼蔺包"
 )
 _COMPOUND_SURNAMES = _words(
     "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 令狐 端木 独孤 南宫"
@@ -440,7 +444,7 @@ _WORDS_NOT_NAMES = _words(
     "毛钱 黄金 史上 温度 童年 华为 文化 文件 成本 成功 成为 成年 卫生 石头 马上 马路 "
     "车辆 车贷 房子 房贷 房租 项目 连续 简单 季度 单位 单身 冷静 商量 商场 商家 严重 "
     "严格 曾经 余额 余款 任何 任务 解决 解释 管理 龙头 宁愿 宁可 尚未 易于 齐全 岳父 "
-    "岳母 熊孩子 顾不上"
+    "岳母 熊孩子 顾不上 毕业 包工 包括 包含 包裹 包月"
 )
 _RELATIONS = _words(
     "老公 老婆 丈夫 妻子 爱人 妈妈 爸爸 母亲 父亲 哥哥 姐姐 弟弟 妹妹 表哥 表姐 表弟 "
@@ -448,7 +452,8 @@ _RELATIONS = _words(
 )
 _NAME_CONTEXT_WORDS = _words(
     "紧急联系人 联系人 联络人 叫做 叫 名字是 姓名 本人 催收员 催收人员 客服人员 客服 "
-    "工作人员 业务员 借款人 担保人 自称 我妈 我爸 我哥 我姐 我弟 我妹 专员 主管 经理"
+    "工作人员 业务员 借款人 担保人 自称 我妈 我爸 我哥 我姐 我弟 我妹 专员 主管 经理 "
+    "对接人 负责人 名叫 全名"
 )
 _ZH_NAME_CONTEXT_RE = re.compile(
     "(?:"
@@ -465,7 +470,8 @@ _ZH_NAME_CONTEXT_RE = re.compile(
     + ")(?:[:： ]*(?:是|叫|为)?[:： ]*)"
 )
 _TITLE_RE = re.compile(
-    r"(?:先生|女士|小姐|经理|律师|总(?![额共计是部公行裁体算结价账量数和收支成费利金息值分机]))"
+    r"(?:先生|女士|小姐|经理|律师|主管|老师|阿姨|师傅|科长|处长|局长"
+    r"|总(?![额共计是部公行裁体算结价账量数和收支成费利金息值分机]))"
 )
 # "对方/甲方/双方律师": 方 is a surname but here the end of a word.
 _SURNAME_AS_WORD_END = frozenset("对甲乙双官资贷借三")
@@ -525,10 +531,30 @@ def _titled_name_start(s: str, title_start: int) -> int | None:
     return None
 
 
+# "我是" introduces occupations and places far more often than names (我是包工头, 我是宁波人), so
+# only a full three-character name closed by punctuation counts after it.
+_SELF_INTRODUCTION_RE = re.compile(r"我是(?=[\u4e00-\u9fff]{3}(?:[，,。.！!；;、 ]|\Z))")
+_FAMILIAR_PREFIXES = "小老"
+
+
 def _find_zh_names(s: str) -> Iterator[_Candidate]:
     for match in _ZH_NAME_CONTEXT_RE.finditer(s):
-        end = _zh_name_end(s, match.end())
+        start = match.end()
+        end = _zh_name_end(s, start)
+        # 客服小周, 催收的老王: a surname called by a familiar prefix; the surname is the name.
+        if (
+            end is None
+            and s[start : start + 1] in _FAMILIAR_PREFIXES
+            and start + 1 < len(s)
+            and _surname_length(s, start + 1) == 1
+            and _is_name_boundary(s, start + 2)
+        ):
+            start, end = start + 1, start + 2
         if end is not None:
+            yield RedactionKind.PERSON_NAME, start, end
+    for match in _SELF_INTRODUCTION_RE.finditer(s):
+        end = _zh_name_end(s, match.end())
+        if end == match.end() + 3:
             yield RedactionKind.PERSON_NAME, match.end(), end
     for match in _TITLE_RE.finditer(s):
         start = _titled_name_start(s, match.start())
@@ -549,8 +575,11 @@ _EN_NAME_STOPWORDS = (
 # Latin-1 letters too: names are often written with their accents (María Gutiérrez).
 _EN_UPPER = "A-ZÀ-ÖØ-Þ"
 _EN_LOWER = "a-zß-öø-ÿ"
+# Nouns with these endings follow titles in legal boilerplate ("Agent Certification").
+_EN_NOUN_ENDINGS = "tion|ment|ness|ity|ship"
 _EN_NAME_WORD = (
     rf"(?!(?:{_EN_NAME_STOPWORDS})(?![A-Za-z]))"
+    rf"(?![A-Za-z]+(?:{_EN_NOUN_ENDINGS})(?![A-Za-z]))"
     rf"[{_EN_UPPER}](?:[{_EN_LOWER}]+(?:[{_EN_UPPER}][{_EN_LOWER}]+)?|'[{_EN_UPPER}][{_EN_LOWER}]+)"
     rf"(?:-[{_EN_UPPER}][{_EN_LOWER}]+)?"
 )
@@ -569,12 +598,14 @@ _EN_NAME_INTRODUCERS = (
     r"sincerely,\s*",
     r"regards,\s*",
     *(f"my {relative},? " for relative in _EN_RELATIVES.split()),
-    # "their collector Leon Whitaker": a role right before a capitalized name.
-    "collector ",
-    "representative ",
-    "caller ",
+    # "their collector Leon Whitaker", "her supervisor, Mike": a role right before a name.
+    *(f"{role},? " for role in ("collector", "representative", "caller", "supervisor")),
+    "signed by ",
+    "c/o ",
 )
 _EN_TITLES = ("Mr", "Mrs", "Ms", "Miss", "Dr", "Officer", "Agent", "Detective", "Sergeant", "Sgt")
+# "Mr. Cooper" is a large US mortgage servicer that complaints name far more often than a person.
+_EN_BRANDS_AFTER_TITLE = "Cooper"
 _EN_NAME_RE = re.compile(
     "(?:"
     + "|".join(
@@ -582,7 +613,7 @@ _EN_NAME_RE = re.compile(
         for introducer in _EN_NAME_INTRODUCERS
         for variant in (introducer, introducer[0].upper() + introducer[1:])
     )
-    + "".join(rf"|{title}\.? " for title in _EN_TITLES)
+    + "".join(rf"|{title}\.? (?!(?:{_EN_BRANDS_AFTER_TITLE})(?![A-Za-z]))" for title in _EN_TITLES)
     + rf")(?P<name>{_EN_NAME_WORD}(?: (?:[A-Z]\. )?{_EN_NAME_WORD}){{0,2}})"
     + rf"(?![{_EN_UPPER}{_EN_LOWER}])"
 )
@@ -828,6 +859,33 @@ _DETECTORS = (
 )
 
 
+_MIN_REPEATED_NAME_CHARS = 2
+
+
+def _repeated_names(s: str, candidates: list[_Candidate]) -> list[_Candidate]:
+    """Later mentions of a name found by its context ("我叫张三丰……张三丰不还钱").
+
+    A lone surname (王经理 → 王) is too common a character to follow elsewhere, and a Latin
+    name must stand as whole words.
+    """
+    names = {
+        s[start:end]
+        for kind, start, end in candidates
+        if kind is RedactionKind.PERSON_NAME and end - start >= _MIN_REPEATED_NAME_CHARS
+    }
+    repeated: list[_Candidate] = []
+    for name in sorted(names):
+        latin = name[0].isascii() or not _is_cjk(name[0])
+        for match in re.finditer(re.escape(name), s):
+            start, end = match.span()
+            if latin and (
+                (start and s[start - 1].isalnum()) or (end < len(s) and s[end].isalnum())
+            ):
+                continue
+            repeated.append((RedactionKind.PERSON_NAME, start, end))
+    return repeated
+
+
 def _resolve(candidates: list[_Candidate]) -> list[_Candidate]:
     """Keep the highest-priority, then longest, candidate of every overlapping group."""
     kept: list[_Candidate] = []
@@ -849,6 +907,7 @@ def redact_text(text: str) -> RedactionResult:
     """Replace personal data in `text` with typed placeholders such as `[PHONE]`."""
     normalized, origin = _normalize(text)
     candidates = [candidate for detect in _DETECTORS for candidate in detect(normalized)]
+    candidates += _repeated_names(normalized, candidates)
     if origin is not None:
         candidates = [(kind, origin[start], origin[end - 1] + 1) for kind, start, end in candidates]
     redactions = tuple(Redaction(kind, start, end) for kind, start, end in _resolve(candidates))
