@@ -370,7 +370,7 @@ _WECHAT_RE = re.compile(
     r"|(?<![A-Za-z])(?i:wx|vx)(?![A-Za-z])|(?<![A-Za-z])(?i:v)信|微信|威信|薇信"
     # 加我V / 加V: "add me on WeChat".
     r"|(?:(?<=加)|(?<=加我))[Vv](?![A-Za-z]))"
-    r"(?P<gap>(?:号码?|账号|帐号|(?i:(?:, ?| ?\()?(?:id|account|handle)))? ?"
+    r"(?P<gap>(?:号码?|账号|帐号|(?i:,? ?\(?(?:id|account|handle)))? ?"
     r"(?:[:：]|是|为|(?i:is) )? ?)"
     r"(?P<handle>[A-Za-z][-_A-Za-z0-9]{5,19}(?![-_A-Za-z0-9])"
     r"|(?:\+?86[ -]?)?" + _MOBILE + ")"
@@ -650,7 +650,9 @@ _ADDRESS_STOP_CHARS = frozenset(
     "我你他她它们在住是到去从址为了的给把往被说就对将要想让找过着这那个些每也还又再叫"
 )
 # Introducers whose characters also occur in place names (于都县, 家园).
-_ADDRESS_STOP_BIGRAMS = _words("上门 老家 娘家 婆家 家乡 位于 处于")
+_ADDRESS_STOP_BIGRAMS = _words(
+    "上门 老家 娘家 婆家 家乡 位于 处于 我家 你家 他家 她家 在家 到家 回家"
+)
 # Structural characters belong to the unit they close, never to a name. 旗 (a banner, Inner
 # Mongolia's county) is not one: it is far more often inside a village name (红旗村), and the
 # administrative suffixes still close a banner.
@@ -679,6 +681,9 @@ _ADMIN_SUFFIXES = (
     "自治区",
     "自治州",
     "自治县",
+    "经济技术开发区",
+    "开发区",
+    "高新区",
     "街道",
     "地区",
     "省",
@@ -691,12 +696,14 @@ _ADMIN_SUFFIXES = (
     "盟",
 )
 _ADMIN_NAME_MAX = 6
+# Towns and subdistricts whose own name holds 市 or 区 (昆山市周市镇).
+_TOWN_SUFFIXES = ("镇", "乡", "街道")
 _ANCHOR_NAME_MAX = 8
 _FALLBACK_NAME_LENGTH = 2
 _ZH_NUMERALS = "0-9一二三四五六七八九十百零〇"
 _ESTATE_WORDS = "小区|花园|公寓|家园|新村|大厦"
 # After a road number, generic building words are safe to include too.
-_BUILDING_WORDS = _ESTATE_WORDS + "|广场|中心|大楼|写字楼|园区|园|城|苑|公馆|府"
+_BUILDING_WORDS = _ESTATE_WORDS + "|广场|中心|大楼|写字楼|园区|园|城|苑|公馆|府|港"
 # 春熙路东段17号, 南苑路甲12号院, 漕宝路1555弄12号; "17号楼下" is downstairs of No. 17.
 _ROAD_ANCHOR_RE = re.compile(
     rf"(?:大道|大街|路|街|道|巷|弄|胡同)(?:[{_ZH_NUMERALS}]+段|[东南西北中]段)?"
@@ -704,7 +711,7 @@ _ROAD_ANCHOR_RE = re.compile(
     r"(?:院|楼(?![下上里前道]))?"
 )
 _ESTATE_ANCHOR_RE = re.compile(_ESTATE_WORDS)
-_VILLAGE_ANCHOR_RE = re.compile(r"村(?:[0-9一二三四五六七八九十]+(?:组|社|队|号))?")
+_VILLAGE_ANCHOR_RE = re.compile(r"村(?:委会)?(?:[0-9一二三四五六七八九十]+(?:组|社|队|号))?")
 _UNIT_ANCHOR_RE = re.compile(r"[0-9]+(?:号楼|栋|幢|座|单元)")
 
 
@@ -724,7 +731,10 @@ _ADDRESS_TAIL_RE = re.compile(
     rf"(?:[{_cjk_class_without(_PLACE_NAME_STOPS)}]{{2,8}}?(?:{_BUILDING_WORDS})"
     r"|(?:附?[A-Za-z]?[0-9一二三四五六七八九十]+[A-Za-z]?|[A-Za-z])"
     r"(?:号楼|号院|栋|幢|座|单元|门|楼|层|室|号|户|组|社|巷|弄)"
-    r"|[0-9]+(?:-[0-9]+){1,3}(?![0-9]))*"
+    r"|[0-9]+(?:-[0-9]+){1,3}(?![0-9])"
+    # 后王组22号: a team named rather than numbered, then its house number.
+    rf"|[{_cjk_class_without(_PLACE_NAME_STOPS)}]{{1,3}}(?:组|队)(?=[0-9])"
+    r"|(?:厂区|员工|职工)?宿舍楼?)*"
     r"(?:[0-9]{3,4}(?![0-9元块年月日号万]))?"
 )
 
@@ -768,7 +778,14 @@ def _admin_prefix_start(s: str, start: int) -> tuple[int, int]:
                 if known_start is None
                 else known_start
             )
-            if name_start == name_end:
+            if name_start == name_end and suffix in _TOWN_SUFFIXES:
+                name_start = name_end - _FALLBACK_NAME_LENGTH
+                if name_start < 0 or not all(
+                    _is_cjk(char) and char not in _ADDRESS_STOP_CHARS
+                    for char in s[name_start:name_end]
+                ):
+                    return start, units
+            elif name_start == name_end:
                 return start, units
         else:
             name_start = _known_place_name_start(s, start)
@@ -793,7 +810,24 @@ def _address_anchors(s: str) -> list[tuple[int, str, re.Match[str]]]:
     return sorted(anchors, key=lambda anchor: anchor[0])
 
 
+# A building number after a named estate or park belongs to it (锦厦工业园8栋, 金色名府5栋).
+_NAMED_BUILDING_BEFORE_RE = re.compile(
+    rf"[{_cjk_class_without(_PLACE_NAME_STOPS)}]{{1,{_ANCHOR_NAME_MAX}}}(?:{_BUILDING_WORDS})\Z"
+)
+_PUBLIC_BUILDINGS = ("政府",)
+_CONTINUATION_MAX = 6
+
+
+def _continues_address(s: str, previous_end: int, anchor_start: int) -> bool:
+    """Whether a road right after an address is part of it (江头村南区一路37号)."""
+    between = s[previous_end:anchor_start]
+    return 0 < len(between) <= _CONTINUATION_MAX and all(
+        _is_cjk(char) and char not in _ADDRESS_STOP_CHARS for char in between
+    )
+
+
 def _find_zh_addresses(s: str) -> Iterator[_Candidate]:
+    spans: list[list[int]] = []
     covered_until = 0
     for anchor_start, anchor, match in _address_anchors(s):
         if anchor_start < covered_until:
@@ -803,9 +837,16 @@ def _find_zh_addresses(s: str) -> Iterator[_Candidate]:
             # A building letter belongs to its number (A3栋).
             if detail_start and s[detail_start - 1].isascii() and s[detail_start - 1].isalpha():
                 detail_start -= 1
+            named = _NAMED_BUILDING_BEFORE_RE.search(
+                s, max(0, detail_start - _ANCHOR_NAME_MAX - 4), detail_start
+            )
+            if named and not named.group().endswith(_PUBLIC_BUILDINGS):
+                detail_start = named.start()
         else:
             detail_start = _place_name_start(s, anchor_start, _ANCHOR_NAME_MAX)
             if anchor_start - detail_start < 2:
+                if anchor == "road" and spans and _continues_address(s, spans[-1][1], anchor_start):
+                    covered_until = spans[-1][1] = _ADDRESS_TAIL_RE.match(s, match.end()).end()
                 continue
         # The tail pattern also matches the empty string, so there is always a match.
         end = _ADDRESS_TAIL_RE.match(s, match.end()).end()
@@ -819,26 +860,37 @@ def _find_zh_addresses(s: str) -> Iterator[_Candidate]:
             accepted = has_tail or admin_units > 0
         if accepted:
             covered_until = end
-            yield RedactionKind.ADDRESS, start, end
+            spans.append([start, end])
+    for start, end in spans:
+        yield RedactionKind.ADDRESS, start, end
 
 
 _STREET_SUFFIX = (
     r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl"
     r"|Terrace|Ter|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq)"
 )
-_EN_ADDRESS_RE = re.compile(
-    r"[0-9](?<![A-Za-z0-9].)[0-9]{0,5}[A-Z]?(?: (?:N|S|E|W|North|South|East|West)\.?)?"
+_EN_CITY_STATE_ZIP = r"(?:, [A-Z][a-z]+(?: [A-Z][a-z]+)?, [A-Z]{2}(?: [0-9]{5}(?:-[0-9]{4})?)?)?"
+_EN_STREET_ADDRESS = (
+    r"[0-9](?<![A-Za-z0-9].)[0-9]{0,5}[A-Z]?(?: 1/2)?(?: (?:N|S|E|W|North|South|East|West)\.?)?"
     r" (?:[A-Z][a-z]*|[0-9]{1,3}(?:st|nd|rd|th))(?: [A-Z][a-z]+){0,3} "
     + _STREET_SUFFIX
     + r"(?: (?:NW|NE|SW|SE|N|S|E|W))?(?![A-Za-z])"
-    r"(?:\.?,? (?:Apt|Apartment|Suite|Ste|Unit|#)\.? ?#?[A-Za-z0-9-]+)?"
-    r"(?:, [A-Z][a-z]+(?: [A-Z][a-z]+)?, [A-Z]{2}(?: [0-9]{5}(?:-[0-9]{4})?)?)?"
+    r"(?:\.?,? (?:Apt|Apartment|Suite|Ste|Unit|#)\.? ?#?[A-Za-z0-9-]+)?" + _EN_CITY_STATE_ZIP
 )
-_PO_BOX_RE = re.compile(r"P\.? ?O\.? Box [0-9]+")
+_EN_ADDRESS_RE = re.compile(_EN_STREET_ADDRESS)
+# The unit sometimes comes first ("Apt. 12, 6350 Greenway Dr"); a pattern of its own keeps the
+# common one starting at a digit, which the regex engine scans for fast.
+_EN_UNIT_FIRST_ADDRESS_RE = re.compile(
+    r"(?:Apt|Apartment|Unit|Suite|Ste)\.? ?#?[A-Za-z0-9-]+, " + _EN_STREET_ADDRESS
+)
+# Post-office and rural-route boxes: "P.O. Box 8807, Tulsa, OK 74101", "RR 2 Box 145".
+_PO_BOX_RE = re.compile(
+    r"(?:P\.? ?O\.?|(?:RR|Rural Route|HC) [0-9]+,?) Box [0-9]+" + _EN_CITY_STATE_ZIP
+)
 
 
 def _find_en_addresses(s: str) -> Iterator[_Candidate]:
-    for pattern in (_EN_ADDRESS_RE, _PO_BOX_RE):
+    for pattern in (_EN_ADDRESS_RE, _EN_UNIT_FIRST_ADDRESS_RE, _PO_BOX_RE):
         for match in pattern.finditer(s):
             yield RedactionKind.ADDRESS, match.start(), match.end()
 

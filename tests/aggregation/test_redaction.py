@@ -112,7 +112,7 @@ def test_precision_and_recall_per_kind():
         precision = kind_tp / (kind_tp + kind_fp) if kind_tp + kind_fp else 1.0
         recall = kind_tp / (kind_tp + kind_fn)
         assert precision >= 0.95, (kind, misses)
-        assert recall >= (1.0 if kind in MUST_CATCH else 0.9), (kind, misses)
+        assert recall >= (1.0 if kind in MUST_CATCH else 0.95), (kind, misses)
     all_tp, all_fp = rows[-1][1], rows[-1][2]
     assert all_tp / (all_tp + all_fp) >= 0.97, misses
 
@@ -228,6 +228,25 @@ def test_normalization_that_changes_length_keeps_offsets_right():
 def test_traditional_chinese_context_words_are_understood():
     result = redact_text("聯絡人陳大文，身份證號碼：110105194912310021")
     assert result.text == "聯絡人[PERSON_NAME]，身份證號碼：[ID_NUMBER]"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "我叫张三丰，催收说张三丰不还钱就完了",
+            "我叫[PERSON_NAME]，催收说[PERSON_NAME]不还钱就完了",
+        ),
+        (
+            "My name is Laura Benton. They told my boss Laura Benton is a thief. Bentonville",
+            "My name is [PERSON_NAME]. They told my boss [PERSON_NAME] is a thief. Bentonville",
+        ),
+        # A lone surname from a title is too common a character to follow elsewhere.
+        ("王经理说王者荣耀", "[PERSON_NAME]经理说王者荣耀"),
+    ],
+)
+def test_a_name_found_by_its_context_is_redacted_where_it_recurs(text, expected):
+    assert redact_text(text).text == expected
 
 
 # --- Overlapping detectors -------------------------------------------------------------------
