@@ -108,6 +108,11 @@ def _nfkc_char(match: re.Match[str]) -> str:
     return unicodedata.normalize("NFKC", match.group())
 
 
+# NFKC keeps typographic dashes, which people and word processors put between digit groups
+# (135—8842—6017, 214–63–0879); one character each way, so offsets are unchanged.
+_DASHES_RE = re.compile("[\u2010-\u2015\u2212]")
+
+
 def _normalize(text: str) -> tuple[str, list[int] | None]:
     """Return the matching text and, when lengths differ, each of its characters' origin index.
 
@@ -120,6 +125,7 @@ def _normalize(text: str) -> tuple[str, list[int] | None]:
         origin = []
         for index, char in enumerate(text):
             origin.extend([index] * len(unicodedata.normalize("NFKC", char)))
+    normalized = _DASHES_RE.sub("-", normalized)
     simplified = to_simplified(normalized)
     # OpenCC's t2s tables map characters and phrases to same-length output; the check keeps
     # offsets right should a phrase ever change length (matching then simply stays traditional).
@@ -174,6 +180,10 @@ def _is_old_resident_id(number: str) -> bool:
 
 
 _ID18_RE = re.compile(r"[0-9](?<![0-9].)[0-9]{5}([ -]?)[0-9]{8}\1[0-9]{3}[0-9Xx](?![0-9])")
+# Any other grouping of 18 characters (4301 1119 9304 2256 27) counts only when valid.
+_ID18_GROUPED_RE = re.compile(
+    r"[0-9](?<![0-9].)(?<![0-9][ -].)(?:[ -]?[0-9]){16}[ -]?[0-9Xx](?![0-9])"
+)
 _ID15_RE = re.compile(r"[1-9](?<![0-9].)[0-9]{14}(?![0-9])")
 _ID_CONTEXT_RE = re.compile(r"(?:身份证|证件|(?<![A-Za-z])(?i:id))[^0-9。！？!?\n]{0,16}\Z")
 _SEPARATORS_RE = re.compile(r"[ .-]")
@@ -188,6 +198,9 @@ def _find_id_numbers(s: str) -> Iterator[_Candidate]:
             s, max(0, start - 24), start
         ):
             yield RedactionKind.ID_NUMBER, start, match.end()
+    for match in _ID18_GROUPED_RE.finditer(s):
+        if is_valid_resident_id(_SEPARATORS_RE.sub("", match.group())):
+            yield RedactionKind.ID_NUMBER, match.start(), match.end()
     for match in _ID15_RE.finditer(s):
         if _is_old_resident_id(match.group()):
             yield RedactionKind.ID_NUMBER, match.start(), match.end()
@@ -271,6 +284,8 @@ _LANDLINE_RE = re.compile(
     rf"|0(?<![0-9].){_AREA_CODE}[ -]?{_LOCAL_NUMBER}"
     rf"|\+86[ -]?0?{_AREA_CODE}[ -]?{_LOCAL_NUMBER}"
 )
+# Labels of document numbers that can look like an area code and a local number (发票代码).
+_NUMBER_LABEL_BEFORE_RE = re.compile(r"(?:代码|编码|编号|单号|流水号|合同号)[:：]? ?\Z")
 # A local number without area code is only a landline when called one.
 _LANDLINE_CONTEXT_RE = re.compile(
     r"(?:座机|固话|固定电话|办公电话|单位电话)[^0-9]{0,4}?([2-8][0-9]{2,3}[ -]?[0-9]{4})(?![0-9])"
@@ -310,7 +325,8 @@ def _find_phones(s: str) -> Iterator[_Candidate]:
     # 400/800 hotlines never match: a Chinese area code starts with 0, and hotlines are company
     # numbers printed on every contract, not personal data.
     for match in _LANDLINE_RE.finditer(s):
-        yield RedactionKind.LANDLINE, match.start(), match.end()
+        if not _NUMBER_LABEL_BEFORE_RE.search(s, max(0, match.start() - 8), match.start()):
+            yield RedactionKind.LANDLINE, match.start(), match.end()
     for match in _LANDLINE_CONTEXT_RE.finditer(s):
         yield RedactionKind.LANDLINE, match.start(1), match.end(1)
     us_phones = [
@@ -332,8 +348,8 @@ def _find_phones(s: str) -> Iterator[_Candidate]:
 
 _SSN_RE = re.compile(r"[0-9](?<![0-9].)(?<![0-9]-.)[0-9]{2}-[0-9]{2}-[0-9]{4}(?![0-9])(?!-[0-9])")
 _SSN_CONTEXT_RE = re.compile(
-    r"(?:SSN|ssn|Social [Ss]ecurity|social security|[Ss]ocial(?=:))(?: [Nn]umber| [Nn]o\.?| #)?"
-    r"[^0-9.]{0,12}?"
+    r"(?:SSN|ssn|Social [Ss]ecurity|social security|[Ss]ocial(?=:| [0-9]))"
+    r"(?: [Nn]umber| [Nn]o\.?| #)?[^0-9.;]{0,40}?"
     r"([0-9]{3}[ -]?[0-9]{2}[ -]?[0-9]{4})(?![0-9])"
 )
 
@@ -361,9 +377,10 @@ _EMAIL_RE = re.compile(
     r"\.[A-Za-z]{2,}(?![A-Za-z0-9-])"
 )
 _QQ_RE = re.compile(
-    r"(?:(?<![A-Za-z])[Qq]{2}(?![A-Za-z])|扣扣|企鹅号)(?!群)"
+    # 🐧: QQ's penguin stands for it.
+    r"(?:(?<![A-Za-z])[Qq]{2}(?![A-Za-z])|扣扣|企鹅号|🐧)(?!群)"
     r"(?:号码?|账号|帐号|(?i: ?(?:number|no\.?|id|account)))?"
-    r" ?[:：]? ?(?:是|为|(?i:is|was) )? ?([1-9][0-9]{4,10})(?![0-9])"
+    r" ?[,:：]? ?(?:是|为|(?i:is|was) )? ?([1-9][0-9]{4,10})(?![0-9])"
 )
 _WECHAT_RE = re.compile(
     r"(?:(?P<english>(?<![A-Za-z])(?i:wechat|weixin)(?![A-Za-z]))"
@@ -371,13 +388,13 @@ _WECHAT_RE = re.compile(
     # 加我V / 加V: "add me on WeChat".
     r"|(?:(?<=加)|(?<=加我))[Vv](?![A-Za-z]))"
     r"(?P<gap>(?:号码?|账号|帐号|(?i:,? ?\(?(?:id|account|handle)))? ?"
-    r"(?:[:：]|是|为|(?i:is) )? ?)"
+    r"(?:[:：]|是|为|(?i:is) )? ?\(?)"
     r"(?P<handle>[A-Za-z][-_A-Za-z0-9]{5,19}(?![-_A-Za-z0-9])"
     r"|(?:\+?86[ -]?)?" + _MOBILE + ")"
 )
 _WXID_RE = re.compile(r"w(?<![A-Za-z0-9_].)xid_[A-Za-z0-9]{6,20}(?![A-Za-z0-9_])")
 _EXPLICIT_HANDLE_GAP_RE = re.compile(r"[:：是为]|(?i:is|id)")
-_QQ_HINTS = ("qq", "扣扣", "企鹅号")
+_QQ_HINTS = ("qq", "扣扣", "企鹅号", "🐧")
 _WECHAT_HINTS = ("微信", "威信", "薇信", "v信", "wechat", "weixin", "wx", "vx", "加v", "加我v")
 
 
@@ -420,6 +437,7 @@ _SURNAMES = frozenset(
     "柳甘祝宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝游辛靳管柴蒙鲍华喻祁蒲房滕屈饶"
     "解牟艾尤阳穆卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂佟臧闵苟邬边卞姬"
     "仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩佘池查麻迟邝封谈匡鞠惠荆冀郁胥栗燕楚鄢劳谌奚皮粟冼蔺包"
+    "于向"
 )
 _COMPOUND_SURNAMES = _words(
     "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 令狐 端木 独孤 南宫"
@@ -435,7 +453,7 @@ _NAME_FOLLOWERS = frozenset(
 _GIVEN_NAME_FOLLOWERS = frozenset("心刚才承和多一二三四五六七八九十")
 # Characters that are (nearly) never part of a given name but often follow a context word.
 _NOT_GIVEN_NAME = (_NAME_FOLLOWERS - _GIVEN_NAME_FOLLOWERS) | frozenset(
-    "我你他她它某人员个级目贷融户部门理区域司款催收系务品组长副分行店平台公"
+    "我你他她它某人员个级目贷融户部门理区域司款催收系务品组长副分行店平台公姐哥"
 )
 # Everyday words that begin with a surname character (我妈高血压, 我老公马上就到).
 _WORDS_NOT_NAMES = _words(
@@ -444,16 +462,17 @@ _WORDS_NOT_NAMES = _words(
     "毛钱 黄金 史上 温度 童年 华为 文化 文件 成本 成功 成为 成年 卫生 石头 马上 马路 "
     "车辆 车贷 房子 房贷 房租 项目 连续 简单 季度 单位 单身 冷静 商量 商场 商家 严重 "
     "严格 曾经 余额 余款 任何 任务 解决 解释 管理 龙头 宁愿 宁可 尚未 易于 齐全 岳父 "
-    "岳母 熊孩子 顾不上 毕业 包工 包括 包含 包裹 包月"
+    "岳母 熊孩子 顾不上 毕业 包工 包括 包含 包裹 包月 于是 向来"
 )
 _RELATIONS = _words(
     "老公 老婆 丈夫 妻子 爱人 妈妈 爸爸 母亲 父亲 哥哥 姐姐 弟弟 妹妹 表哥 表姐 表弟 "
-    "表妹 堂哥 堂姐 堂弟 堂妹 朋友 同学 同事 室友 舍友 领导 老板 房东"
+    "表妹 堂哥 堂姐 堂弟 堂妹 朋友 同学 同事 室友 舍友 领导 老板 房东 小姨子 小舅子 姐夫 妹夫 "
+    "嫂子 弟媳 儿子 女儿 叔叔 舅舅 姑姑 小姨 大姨 婆婆 公公 前夫 前妻 那口子"
 )
 _NAME_CONTEXT_WORDS = _words(
     "紧急联系人 联系人 联络人 叫做 叫 名字是 姓名 本人 催收员 催收人员 客服人员 客服 "
     "工作人员 业务员 借款人 担保人 自称 我妈 我爸 我哥 我姐 我弟 我妹 专员 主管 经理 "
-    "对接人 负责人 名叫 全名"
+    "对接人 负责人 名叫 全名 中介 收件人 寄件人 收款人 户名 持卡人 开户人"
 )
 _ZH_NAME_CONTEXT_RE = re.compile(
     "(?:"
@@ -467,14 +486,15 @@ _ZH_NAME_CONTEXT_RE = re.compile(
     )
     # A threat quoted verbatim often opens by addressing the borrower: “张伟，你明天不还……”
     + "".join(f"|{quote}(?=[\u4e00-\u9fff]{{2,4}}[，,！!：:])" for quote in '“"「')
-    + ")(?:[:： ]*(?:是|叫|为)?[:： ]*)"
+    # 联系人1：程桂芳
+    + ")(?:[0-9]?[:： ]*(?:是|叫|为)?[:： ]*)"
 )
 _TITLE_RE = re.compile(
-    r"(?:先生|女士|小姐|经理|律师|主管|老师|阿姨|师傅|科长|处长|局长"
+    r"(?:先生|女士|小姐|经理|律师|主管|老师|阿姨|师傅|科长|处长|局长|专员|警官|同志|姐|哥"
     r"|总(?![额共计是部公行裁体算结价账量数和收支成费利金息值分机]))"
 )
-# "对方/甲方/双方律师": 方 is a surname but here the end of a word.
-_SURNAME_AS_WORD_END = frozenset("对甲乙双官资贷借三")
+# "对方律师", "协商专员": the surname character before a title ends a word here.
+_WORDS_ENDING_IN_SURNAME = _words("对方 甲方 乙方 双方 官方 资方 贷方 借方 三方 协商 调解 和解")
 
 
 def _is_given_name_char(char: str) -> bool:
@@ -525,7 +545,7 @@ def _titled_name_start(s: str, title_start: int) -> int | None:
             continue
         if s[start:title_start] in _WORDS_NOT_NAMES:
             continue
-        if name_length == 1 and s[start] == "方" and start and s[start - 1] in _SURNAME_AS_WORD_END:
+        if name_length == 1 and s[start - 1 : start + 1] in _WORDS_ENDING_IN_SURNAME:
             continue
         return start
     return None
@@ -535,6 +555,20 @@ def _titled_name_start(s: str, title_start: int) -> int | None:
 # only a full three-character name closed by punctuation counts after it.
 _SELF_INTRODUCTION_RE = re.compile(r"我是(?=[\u4e00-\u9fff]{3}(?:[，,。.！!；;、 ]|\Z))")
 _FAMILIAR_PREFIXES = "小老"
+# Uyghur and other transliterated names join their parts with a middle dot (阿依古丽·买买提).
+_DOTTED_NAME_RE = re.compile(r"[\u4e00-\u9fff]{2,6}·")
+_DOTTED_PART_MAX = 6
+
+
+def _dotted_name_end(s: str, start: int) -> int | None:
+    """End of a dot-joined name at `start`; its last part stops where a name would."""
+    first = _DOTTED_NAME_RE.match(s, start)
+    if first is None:
+        return None
+    end = first.end()
+    while end < len(s) and end - first.end() < _DOTTED_PART_MAX and not _is_name_boundary(s, end):
+        end += 1
+    return end if end - first.end() >= 2 else None
 
 
 def _find_zh_names(s: str) -> Iterator[_Candidate]:
@@ -550,6 +584,8 @@ def _find_zh_names(s: str) -> Iterator[_Candidate]:
             and _is_name_boundary(s, start + 2)
         ):
             start, end = start + 1, start + 2
+        if end is None:
+            end = _dotted_name_end(s, start)
         if end is not None:
             yield RedactionKind.PERSON_NAME, start, end
     for match in _SELF_INTRODUCTION_RE.finditer(s):
@@ -587,7 +623,9 @@ _EN_NAME_ROLES = "collector agent caller representative rep officer man woman la
 _EN_NAME_OWNERS = ("my", "his", "her", "whose", *(f"{role}'s" for role in _EN_NAME_ROLES.split()))
 _EN_RELATIVES = (
     "husband wife son daughter mother mom father dad sister brother friend boss manager coworker "
-    "co-worker roommate neighbor partner cousin aunt uncle grandmother grandfather"
+    "co-worker roommate neighbor partner cousin aunt uncle grandmother grandfather "
+    # Spanish, which many US borrowers mix in.
+    "tía tío mamá papá abuela abuelo hermana hermano prima primo esposa esposo"
 )
 _EN_NAME_INTRODUCERS = (
     *(rf"{owner} name (?:is|was)\s*" for owner in _EN_NAME_OWNERS),
@@ -597,15 +635,35 @@ _EN_NAME_INTRODUCERS = (
     r"signed,\s*",
     r"sincerely,\s*",
     r"regards,\s*",
-    *(f"my {relative},? " for relative in _EN_RELATIVES.split()),
+    r"respectfully,\s*",
+    "me llamo ",
+    "mi nombre es ",
     # "their collector Leon Whitaker", "her supervisor, Mike": a role right before a name.
-    *(f"{role},? " for role in ("collector", "representative", "caller", "supervisor")),
+    *(
+        f"{role},? "
+        for role in ("collector", "representative", "caller", "supervisor", "specialist")
+    ),
     "signed by ",
     "c/o ",
 )
-_EN_TITLES = ("Mr", "Mrs", "Ms", "Miss", "Dr", "Officer", "Agent", "Detective", "Sergeant", "Sgt")
+_EN_TITLES = (
+    "Mr",
+    "Mrs",
+    "Ms",
+    "Miss",
+    "Dr",
+    "Officer",
+    "Agent",
+    "Detective",
+    "Sergeant",
+    "Sgt",
+    "Señor",
+    "Señora",
+    "Sra",
+)
 # "Mr. Cooper" is a large US mortgage servicer that complaints name far more often than a person.
 _EN_BRANDS_AFTER_TITLE = "Cooper"
+_EN_NAME = rf"{_EN_NAME_WORD}(?: (?:[A-Z]\. )?{_EN_NAME_WORD}){{0,2}}"
 _EN_NAME_RE = re.compile(
     "(?:"
     + "|".join(
@@ -614,9 +672,15 @@ _EN_NAME_RE = re.compile(
         for variant in (introducer, introducer[0].upper() + introducer[1:])
     )
     + "".join(rf"|{title}\.? (?!(?:{_EN_BRANDS_AFTER_TITLE})(?![A-Za-z]))" for title in _EN_TITLES)
-    + rf")(?P<name>{_EN_NAME_WORD}(?: (?:[A-Z]\. )?{_EN_NAME_WORD}){{0,2}})"
-    + rf"(?![{_EN_UPPER}{_EN_LOWER}])"
+    + rf")(?P<name>{_EN_NAME})(?![{_EN_UPPER}{_EN_LOWER}])"
 )
+# "my tía Consuelo Ibarra": any word after "my" is read first and looked up, which is far
+# cheaper than one alternative per relative at each of a narrative's many "my".
+_EN_RELATIVE_NAME_RE = re.compile(
+    rf"[Mm](?<![A-Za-z].)y (?P<relative>[{_EN_LOWER}-]+),? (?P<name>{_EN_NAME})"
+    rf"(?![{_EN_UPPER}{_EN_LOWER}])"
+)
+_EN_RELATIVE_WORDS = frozenset(_EN_RELATIVES.split())
 
 
 # "a company named Mosaic", "Company Name: Experian": what is named there is a business.
@@ -635,6 +699,9 @@ def _find_en_names(s: str) -> Iterator[_Candidate]:
         if _EN_ORGANIZATION_BEFORE_RE.search(s, max(0, match.start() - 20), match.start()):
             continue
         yield RedactionKind.PERSON_NAME, match.start("name"), match.end("name")
+    for match in _EN_RELATIVE_NAME_RE.finditer(s):
+        if match.group("relative") in _EN_RELATIVE_WORDS:
+            yield RedactionKind.PERSON_NAME, match.start("name"), match.end("name")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -707,7 +774,8 @@ _BUILDING_WORDS = _ESTATE_WORDS + "|广场|中心|大楼|写字楼|园区|园|�
 # 春熙路东段17号, 南苑路甲12号院, 漕宝路1555弄12号; "17号楼下" is downstairs of No. 17.
 _ROAD_ANCHOR_RE = re.compile(
     rf"(?:大道|大街|路|街|道|巷|弄|胡同)(?:[{_ZH_NUMERALS}]+段|[东南西北中]段)?"
-    rf"[甲乙丙丁]?[{_ZH_NUMERALS}]+(?:-[0-9]+)?(?:弄(?:[{_ZH_NUMERALS}]+号)?|号)"
+    rf"[甲乙丙丁]?[{_ZH_NUMERALS}]+(?:-[0-9]+)?"
+    rf"(?:[弄巷](?:[{_ZH_NUMERALS}]+号)?|号)"
     r"(?:院|楼(?![下上里前道]))?"
 )
 _ESTATE_ANCHOR_RE = re.compile(_ESTATE_WORDS)
@@ -730,11 +798,11 @@ def _cjk_class_without(excluded: frozenset[str]) -> str:
 _ADDRESS_TAIL_RE = re.compile(
     rf"(?:[{_cjk_class_without(_PLACE_NAME_STOPS)}]{{2,8}}?(?:{_BUILDING_WORDS})"
     r"|(?:附?[A-Za-z]?[0-9一二三四五六七八九十]+[A-Za-z]?|[A-Za-z])"
-    r"(?:号楼|号院|栋|幢|座|单元|门|楼|层|室|号|户|组|社|巷|弄)"
+    r"(?:号楼|号院|栋|幢|座|单元|门|楼|层|室|号|户|组|社|巷|弄|屯)"
     r"|[0-9]+(?:-[0-9]+){1,3}(?![0-9])"
     # 后王组22号: a team named rather than numbered, then its house number.
     rf"|[{_cjk_class_without(_PLACE_NAME_STOPS)}]{{1,3}}(?:组|队)(?=[0-9])"
-    r"|(?:厂区|员工|职工)?宿舍楼?)*"
+    r"|(?:厂区|员工|职工)?宿舍楼?|商铺)*"
     r"(?:[0-9]{3,4}(?![0-9元块年月日号万]))?"
 )
 
@@ -764,34 +832,39 @@ def _place_name_start(s: str, end: int, max_length: int) -> int:
     return start
 
 
+def _admin_unit_start(s: str, end: int) -> int | None:
+    """Start of the administrative unit (深圳市, 周市镇, 北京) that ends at `end`, if any."""
+    suffix = next((x for x in _ADMIN_SUFFIXES if s.endswith(x, 0, end)), None)
+    if suffix is None:
+        return _known_place_name_start(s, end)
+    name_end = end - len(suffix)
+    # Known names first: "他们跑来深圳市" has no boundary word before 深圳.
+    known_start = _known_place_name_start(s, name_end)
+    if known_start is not None:
+        return known_start
+    name_start = _place_name_start(s, name_end, _ADMIN_NAME_MAX)
+    if name_start < name_end:
+        return name_start
+    if suffix in _TOWN_SUFFIXES:
+        name_start = name_end - _FALLBACK_NAME_LENGTH
+        if name_start >= 0 and all(
+            _is_cjk(char) and char not in _ADDRESS_STOP_CHARS for char in s[name_start:name_end]
+        ):
+            return name_start
+    return None
+
+
 def _admin_prefix_start(s: str, start: int) -> tuple[int, int]:
     """Extend `start` left over administrative units; returns the new start and unit count."""
     units = 0
     while True:
-        suffix = next((x for x in _ADMIN_SUFFIXES if s.endswith(x, 0, start)), None)
-        if suffix is not None:
-            name_end = start - len(suffix)
-            # Known names first: "他们跑来深圳市" has no boundary word before 深圳.
-            known_start = _known_place_name_start(s, name_end)
-            name_start = (
-                _place_name_start(s, name_end, _ADMIN_NAME_MAX)
-                if known_start is None
-                else known_start
-            )
-            if name_start == name_end and suffix in _TOWN_SUFFIXES:
-                name_start = name_end - _FALLBACK_NAME_LENGTH
-                if name_start < 0 or not all(
-                    _is_cjk(char) and char not in _ADDRESS_STOP_CHARS
-                    for char in s[name_start:name_end]
-                ):
-                    return start, units
-            elif name_start == name_end:
-                return start, units
-        else:
-            name_start = _known_place_name_start(s, start)
-            if name_start is None:
-                return start, units
-        start = name_start
+        unit_start = _admin_unit_start(s, start)
+        # Shopping-site forms separate the units with spaces (湖北省 武汉市 洪山区).
+        if unit_start is None and start > 1 and s[start - 1] == " ":
+            unit_start = _admin_unit_start(s, start - 1)
+        if unit_start is None:
+            return start, units
+        start = unit_start
         units += 1
 
 
@@ -816,6 +889,30 @@ _NAMED_BUILDING_BEFORE_RE = re.compile(
 )
 _PUBLIC_BUILDINGS = ("政府",)
 _CONTINUATION_MAX = 6
+
+
+_NUMBERED_STREET_AREA_MAX = 12
+
+
+def _road_name_start(s: str, anchor_start: int, name_start: int) -> int:
+    """Start of a road's name where the plain walk left finds too short a one."""
+    if anchor_start - name_start >= 2:
+        return name_start
+    # 商贸城二区23街: a numbered street is named by the area before its number, 区 included.
+    digits_start = anchor_start
+    while digits_start and s[digits_start - 1].isdigit():
+        digits_start -= 1
+    if digits_start == anchor_start:
+        return name_start
+    area_start = digits_start
+    while (
+        area_start
+        and digits_start - area_start < _NUMBERED_STREET_AREA_MAX
+        and _is_cjk(s[area_start - 1])
+        and s[area_start - 1] not in _ADDRESS_STOP_CHARS
+    ):
+        area_start -= 1
+    return area_start if digits_start - area_start >= 2 else name_start
 
 
 def _continues_address(s: str, previous_end: int, anchor_start: int) -> bool:
@@ -844,7 +941,11 @@ def _find_zh_addresses(s: str) -> Iterator[_Candidate]:
                 detail_start = named.start()
         else:
             detail_start = _place_name_start(s, anchor_start, _ANCHOR_NAME_MAX)
-            if anchor_start - detail_start < 2:
+            if anchor == "road":
+                detail_start = _road_name_start(s, anchor_start, detail_start)
+            # 东大街: one character names a 大街 or 大道.
+            shortest_name = 1 if match.group().startswith(("大街", "大道")) else 2
+            if anchor_start - detail_start < shortest_name:
                 if anchor == "road" and spans and _continues_address(s, spans[-1][1], anchor_start):
                     covered_until = spans[-1][1] = _ADDRESS_TAIL_RE.match(s, match.end()).end()
                 continue
@@ -869,28 +970,34 @@ _STREET_SUFFIX = (
     r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl"
     r"|Terrace|Ter|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq)"
 )
-_EN_CITY_STATE_ZIP = r"(?:, [A-Z][a-z]+(?: [A-Z][a-z]+)?, [A-Z]{2}(?: [0-9]{5}(?:-[0-9]{4})?)?)?"
+# Commas are often left out ("3307 Culebra Rd Apt 118 San Antonio TX 78228").
+_EN_CITY_STATE_ZIP = (
+    r"(?:,? [A-Z][a-z]+(?: [A-Z][a-z]+)?,? [A-Z]{2}(?![A-Za-z])(?: [0-9]{5}(?:-[0-9]{4})?)?)?"
+)
 _EN_STREET_ADDRESS = (
-    r"[0-9](?<![A-Za-z0-9].)[0-9]{0,5}[A-Z]?(?: 1/2)?(?: (?:N|S|E|W|North|South|East|West)\.?)?"
+    r"[0-9](?<![A-Za-z0-9].)[0-9]{0,5}[A-Z]?(?: 1/2)?"
+    r"(?: (?:NE|NW|SE|SW|N|S|E|W|North|South|East|West)\.?)?"
     r" (?:[A-Z][a-z]*|[0-9]{1,3}(?:st|nd|rd|th))(?: [A-Z][a-z]+){0,3} "
     + _STREET_SUFFIX
     + r"(?: (?:NW|NE|SW|SE|N|S|E|W))?(?![A-Za-z])"
+    # Highways are numbered after the word (S Hwy 27).
+    r"(?:(?:(?<=Hwy)|(?<=Highway)) [0-9]{1,4}(?![0-9]))?"
     r"(?:\.?,? (?:Apt|Apartment|Suite|Ste|Unit|#)\.? ?#?[A-Za-z0-9-]+)?" + _EN_CITY_STATE_ZIP
 )
 _EN_ADDRESS_RE = re.compile(_EN_STREET_ADDRESS)
 # The unit sometimes comes first ("Apt. 12, 6350 Greenway Dr"); a pattern of its own keeps the
 # common one starting at a digit, which the regex engine scans for fast.
 _EN_UNIT_FIRST_ADDRESS_RE = re.compile(
-    r"(?:Apt|Apartment|Unit|Suite|Ste)\.? ?#?[A-Za-z0-9-]+, " + _EN_STREET_ADDRESS
+    r"(?:Apt|Apartment|Unit|Suite|Ste|Lot)\.? ?#?[A-Za-z0-9-]+, " + _EN_STREET_ADDRESS
 )
-# Post-office and rural-route boxes: "P.O. Box 8807, Tulsa, OK 74101", "RR 2 Box 145".
-_PO_BOX_RE = re.compile(
-    r"(?:P\.? ?O\.?|(?:RR|Rural Route|HC) [0-9]+,?) Box [0-9]+" + _EN_CITY_STATE_ZIP
-)
+# Post-office and rural-route boxes: "P.O. Box 8807, Tulsa, OK 74101", "RR 2 Box 145" (two
+# patterns: one opening with a literal letter is scanned for far faster than an alternation).
+_PO_BOX_RE = re.compile(r"P\.? ?O\.? Box [0-9]+" + _EN_CITY_STATE_ZIP)
+_RURAL_ROUTE_BOX_RE = re.compile(r"(?:RR|Rural Route|HC) [0-9]+,? Box [0-9]+" + _EN_CITY_STATE_ZIP)
 
 
 def _find_en_addresses(s: str) -> Iterator[_Candidate]:
-    for pattern in (_EN_ADDRESS_RE, _EN_UNIT_FIRST_ADDRESS_RE, _PO_BOX_RE):
+    for pattern in (_EN_ADDRESS_RE, _EN_UNIT_FIRST_ADDRESS_RE, _PO_BOX_RE, _RURAL_ROUTE_BOX_RE):
         for match in pattern.finditer(s):
             yield RedactionKind.ADDRESS, match.start(), match.end()
 
