@@ -266,6 +266,9 @@ def _find_bank_cards(s: str) -> Iterator[_Candidate]:
 _MOBILE = r"1[3-9][0-9](?:[ .-]?[0-9]){8}(?![0-9])"
 _MOBILE_RE = re.compile(
     r"1(?<![0-9+].)[3-9][0-9](?:[ .-]?[0-9]){8}(?![0-9])"
+    # Every digit spaced alike (1 3 8 0 0 1 …, copied from an image); US numbers (1-312-555-…)
+    # group their digits and so never match.
+    r"|1(?<![0-9+].)(?<![0-9][ .-].)([ .-])[3-9](?:\1[0-9]){9}(?![0-9])(?![ .-][0-9])"
     r"|\((?:\+|00)?86\)[ -]?"
     + _MOBILE
     + r"|\+86[ -]?"

@@ -160,6 +160,7 @@ def test_generated_ids_and_mobiles_are_always_redacted():
                 f"{digits[:3]}-{digits[3:7]}-{digits[7:]}",
                 f"{digits[:3]}—{digits[3:7]}—{digits[7:]}",
                 f"{digits[:3]}–{digits[3:7]}–{digits[7:]}",
+                " ".join(digits),
                 f"+86 {digits}",
                 f"0086{digits}",
                 f"（+86）{digits}",
