@@ -449,7 +449,7 @@ _COMPOUND_SURNAMES = _words(
 _NAME_FOLLOWERS = frozenset(
     "的了是在说打给又还就都也让把被跟和对要不每天先经律总称威骂发告电拨私加多用自冒以声态等们"
     "这那有没很太从向往到呢吧吗呀讲问与及或但而且则便今现目因于住家身手微性男女岁年来去曾已为"
-    "借欠通号承恐表回答拒帮替只接才刚当根突竟居直早晚昨亲心一二三四五六七八九十"
+    "借欠通号承恐表回答拒帮替只接才刚当根突竟居直早晚昨亲辱逼吓喊骗心一二三四五六七八九十"
 )
 # Followers that also occur in given names (王心怡, 吴刚, 张三); trying the two-character given
 # name first keeps them inside the name when they are.
@@ -465,7 +465,7 @@ _WORDS_NOT_NAMES = _words(
     "毛钱 黄金 史上 温度 童年 华为 文化 文件 成本 成功 成为 成年 卫生 石头 马上 马路 "
     "车辆 车贷 房子 房贷 房租 项目 连续 简单 季度 单位 单身 冷静 商量 商场 商家 严重 "
     "严格 曾经 余额 余款 任何 任务 解决 解释 管理 龙头 宁愿 宁可 尚未 易于 齐全 岳父 "
-    "岳母 熊孩子 顾不上 毕业 包工 包括 包含 包裹 包月 于是 向来"
+    "岳母 熊孩子 顾不上 毕业 包工 包括 包含 包裹 包月 于是 向来 车间"
 )
 _RELATIONS = _words(
     "老公 老婆 丈夫 妻子 爱人 妈妈 爸爸 母亲 父亲 哥哥 姐姐 弟弟 妹妹 表哥 表姐 表弟 "
@@ -493,7 +493,7 @@ _ZH_NAME_CONTEXT_RE = re.compile(
     + ")(?:[0-9]?[:： ]*(?:是|叫|为)?[:： ]*)"
 )
 _TITLE_RE = re.compile(
-    r"(?:先生|女士|小姐|经理|律师|主管|老师|阿姨|师傅|科长|处长|局长|专员|警官|同志|姐|哥"
+    r"(?:先生|女士|小姐|经理|律师|主管|主任|老师|阿姨|师傅|科长|处长|局长|专员|警官|同志|姐|哥"
     r"|总(?![额共计是部公行裁体算结价账量数和收支成费利金息值分机]))"
 )
 # "对方律师", "协商专员": the surname character before a title ends a word here.
@@ -647,6 +647,8 @@ _EN_NAME_INTRODUCERS = (
         for role in ("collector", "representative", "caller", "supervisor", "specialist")
     ),
     "signed by ",
+    "sent by ",
+    r"identified (?:herself|himself|themselves) as\s*",
     "c/o ",
 )
 _EN_TITLES = (
@@ -663,6 +665,7 @@ _EN_TITLES = (
     "Señor",
     "Señora",
     "Sra",
+    "Doña",
 )
 # "Mr. Cooper" is a large US mortgage servicer that complaints name far more often than a person.
 _EN_BRANDS_AFTER_TITLE = "Cooper"
