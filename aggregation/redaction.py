@@ -347,6 +347,36 @@ def _find_phones(s: str) -> Iterator[_Candidate]:
 
 
 # ---------------------------------------------------------------------------------------------
+# Numbers spelled with Chinese numerals
+
+# Collectors' messages, and people dodging a platform's filters, spell numbers out
+# (一三八零零一三八零零零, 幺三八…); such a run is read as digits and checked like any number.
+_CHINESE_NUMERALS = "零〇一二三四五六七八九幺"
+_SPELLED_DIGITS = str.maketrans(_CHINESE_NUMERALS, "001234567891")
+_SPELLED_NUMBER_RE = re.compile(
+    rf"[0-9{_CHINESE_NUMERALS}](?<![0-9{_CHINESE_NUMERALS}].)"
+    rf"(?:[ -]?[0-9{_CHINESE_NUMERALS}]){{10,17}}(?:[ -]?[Xx])?(?![0-9{_CHINESE_NUMERALS}])"
+)
+_MOBILE_DIGITS_RE = re.compile(r"1[3-9][0-9]{9}")
+_CHINESE_NUMERAL_RE = re.compile(f"[{_CHINESE_NUMERALS}]")
+
+
+def _find_spelled_numbers(s: str) -> Iterator[_Candidate]:
+    # English narratives are full of digits and hold no Chinese numeral: skip the scan.
+    if not _CHINESE_NUMERAL_RE.search(s):
+        return
+    for match in _SPELLED_NUMBER_RE.finditer(s):
+        written = match.group()
+        if written.isascii():
+            continue
+        digits = _SEPARATORS_RE.sub("", written.translate(_SPELLED_DIGITS))
+        if _MOBILE_DIGITS_RE.fullmatch(digits):
+            yield RedactionKind.PHONE, match.start(), match.end()
+        elif len(digits) == 18 and is_valid_resident_id(digits):
+            yield RedactionKind.ID_NUMBER, match.start(), match.end()
+
+
+# ---------------------------------------------------------------------------------------------
 # US social security numbers
 
 _SSN_RE = re.compile(r"[0-9](?<![0-9].)(?<![0-9]-.)[0-9]{2}-[0-9]{2}-[0-9]{4}(?![0-9])(?!-[0-9])")
@@ -1017,6 +1047,7 @@ _DETECTORS = (
     _find_emails,
     _find_im_accounts,
     _find_phones,
+    _find_spelled_numbers,
     _find_zh_addresses,
     _find_en_addresses,
     _find_zh_names,

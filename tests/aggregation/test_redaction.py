@@ -128,6 +128,9 @@ def test_no_valid_id_or_mobile_number_survives(text):
     assert mobiles_in(redacted) == []
 
 
+SPELLED = str.maketrans("0123456789", "零一二三四五六七八九")
+
+
 def test_generated_ids_and_mobiles_are_always_redacted():
     rng = random.Random(20240501)
     areas = ["110101", "310104", "440305", "320102", "510107", "420106", "650102", "820000"]
@@ -144,6 +147,7 @@ def test_generated_ids_and_mobiles_are_always_redacted():
                 f"{number[:6]} {number[6:14]} {number[14:]}",
                 " ".join(number[i : i + 4] for i in range(0, 18, 4)),
                 f"{number[:6]}-{number[6:14]}-{number[14:]}",
+                number.translate(SPELLED),
                 unicodedata.normalize("NFKC", number).translate(
                     {code: code + 0xFEE0 for code in range(0x21, 0x7F)}
                 ),
@@ -161,6 +165,8 @@ def test_generated_ids_and_mobiles_are_always_redacted():
                 f"{digits[:3]}—{digits[3:7]}—{digits[7:]}",
                 f"{digits[:3]}–{digits[3:7]}–{digits[7:]}",
                 " ".join(digits),
+                digits.translate(SPELLED),
+                digits.translate(SPELLED).replace("一", "幺"),
                 f"+86 {digits}",
                 f"0086{digits}",
                 f"（+86）{digits}",
@@ -342,6 +348,7 @@ def test_placeholders_and_kinds():
         "借款¥12,000，到账8,400.00元，年化36%，2023-05-01起",
         "订单号DD20230501123456789，合同编号HT-2023-0501-00123",
         "我在广东省深圳市，户籍在湖南",
+        "二〇二四年三月十五日借了一万二千元，分十二期，一二三四五六七八九零一二三",
         "",
     ],
 )
