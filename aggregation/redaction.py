@@ -179,10 +179,10 @@ def _is_old_resident_id(number: str) -> bool:
     )
 
 
-_ID18_RE = re.compile(r"[0-9](?<![0-9].)[0-9]{5}([ -]?)[0-9]{8}\1[0-9]{3}[0-9Xx](?![0-9])")
+_ID18_RE = re.compile(r"[0-9](?<![0-9].)[0-9]{5}([ .-]?)[0-9]{8}\1[0-9]{3}[0-9Xx](?![0-9])")
 # Any other grouping of 18 characters (4301 1119 9304 2256 27) counts only when valid.
 _ID18_GROUPED_RE = re.compile(
-    r"[0-9](?<![0-9].)(?<![0-9][ -].)(?:[ -]?[0-9]){16}[ -]?[0-9Xx](?![0-9])"
+    r"[0-9](?<![0-9].)(?<![0-9][ .-].)(?:[ .-]?[0-9]){16}[ .-]?[0-9Xx](?![0-9])"
 )
 _ID15_RE = re.compile(r"[1-9](?<![0-9].)[0-9]{14}(?![0-9])")
 _ID_CONTEXT_RE = re.compile(r"(?:身份证|证件|(?<![A-Za-z])(?i:id))[^0-9。！？!?\n]{0,16}\Z")
@@ -265,7 +265,10 @@ def _find_bank_cards(s: str) -> Iterator[_Candidate]:
 
 _MOBILE = r"1[3-9][0-9](?:[ .-]?[0-9]){8}(?![0-9])"
 _MOBILE_RE = re.compile(
-    r"1(?<![0-9+].)[3-9][0-9](?:[ .-]?[0-9]){8}(?![0-9])"
+    # 138_0013_8000 and 138/0013/8000 too; dates (13/05/2023, 2013/05/20) never match, as
+    # the first three digits stand together right after a non-digit.
+    r"1(?<![0-9+].)[3-9][0-9](?:[ ./_-]?[0-9]){8}(?![0-9])"
+    r"|\((?<![0-9].)1[3-9][0-9]\) ?[0-9]{4}[ -]?[0-9]{4}(?![0-9])"
     # Every digit spaced alike (1 3 8 0 0 1 …, copied from an image); US numbers (1-312-555-…)
     # group their digits and so never match.
     r"|1(?<![0-9+].)(?<![0-9][ .-].)([ .-])[3-9](?:\1[0-9]){9}(?![0-9])(?![ .-][0-9])"

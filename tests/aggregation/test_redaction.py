@@ -147,6 +147,7 @@ def test_generated_ids_and_mobiles_are_always_redacted():
                 f"{number[:6]} {number[6:14]} {number[14:]}",
                 " ".join(number[i : i + 4] for i in range(0, 18, 4)),
                 f"{number[:6]}-{number[6:14]}-{number[14:]}",
+                f"{number[:6]}.{number[6:14]}.{number[14:]}",
                 number.translate(SPELLED),
                 unicodedata.normalize("NFKC", number).translate(
                     {code: code + 0xFEE0 for code in range(0x21, 0x7F)}
@@ -165,6 +166,9 @@ def test_generated_ids_and_mobiles_are_always_redacted():
                 f"{digits[:3]}—{digits[3:7]}—{digits[7:]}",
                 f"{digits[:3]}–{digits[3:7]}–{digits[7:]}",
                 " ".join(digits),
+                f"{digits[:3]}_{digits[3:7]}_{digits[7:]}",
+                f"{digits[:3]}/{digits[3:7]}/{digits[7:]}",
+                f"({digits[:3]}) {digits[3:7]} {digits[7:]}",
                 digits.translate(SPELLED),
                 digits.translate(SPELLED).replace("一", "幺"),
                 f"+86 {digits}",
