@@ -407,10 +407,11 @@ def _find_ssns(s: str) -> Iterator[_Candidate]:
 # ---------------------------------------------------------------------------------------------
 # E-mail and instant-messaging accounts
 
+# Chinese text often types the domain's dots as 。 (123456@qq。com).
 _EMAIL_RE = re.compile(
     r"[A-Za-z0-9](?<![A-Za-z0-9._%+-].)[A-Za-z0-9._%+-]*"
-    r"@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
-    r"\.[A-Za-z]{2,}(?![A-Za-z0-9-])"
+    r"@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:[.。][A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+    r"[.。][A-Za-z]{2,}(?![A-Za-z0-9-])"
 )
 _QQ_RE = re.compile(
     # 🐧: QQ's penguin stands for it.

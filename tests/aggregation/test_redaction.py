@@ -281,6 +281,7 @@ def test_a_name_found_by_its_context_is_redacted_where_it_recurs(text, expected)
         ("银行卡号11010519491231002X", [("id_number", "11010519491231002X")]),
         ("身份证和银行卡号440524188001010014", [("id_number", "440524188001010014")]),
         ("王经理", [("person_name", "王")]),
+        ("邮箱123456@qq。com。", [("email", "123456@qq。com")]),
         ("地址：深圳市南山区科技园路88号", [("address", "深圳市南山区科技园路88号")]),
     ],
 )
