@@ -487,7 +487,9 @@ _NAME_FOLLOWERS = frozenset(
 )
 # Followers that also occur in given names (王心怡, 吴刚, 张三); trying the two-character given
 # name first keeps them inside the name when they are.
-_GIVEN_NAME_FOLLOWERS = frozenset("心刚才承和多一二三四五六七八九十")
+_GIVEN_NAME_FOLLOWERS = frozenset("心刚才承和多天一二三四五六七八九十")
+# Words such a follower opens right after a name; the name then ends before them (郑伟天天打来).
+_FOLLOWER_WORDS = _words("天天 一直 一再 一定 一起 一次 一天 刚刚 刚才 多次 和我 和他 和她")
 # Characters that are (nearly) never part of a given name but often follow a context word.
 _NOT_GIVEN_NAME = (_NAME_FOLLOWERS - _GIVEN_NAME_FOLLOWERS) | frozenset(
     "我你他她它某人员个级目贷融户部门理区域司款催收系务品组长副分行店平台公姐哥"
@@ -527,7 +529,7 @@ _ZH_NAME_CONTEXT_RE = re.compile(
     + ")(?:[0-9]?[:： ]*(?:是|叫|为)?[:： ]*)"
 )
 _TITLE_RE = re.compile(
-    r"(?:先生|女士|小姐|经理|律师|主管|主任|老师|阿姨|师傅|科长|处长|局长|专员|警官|同志|姐|哥"
+    r"(?:先生|女士|小姐|经理|律师|主管|主任|组长|老师|阿姨|师傅|科长|处长|局长|专员|警官|同志|姐|哥"
     r"|总(?![额共计是部公行裁体算结价账量数和收支成费利金息值分机]))"
 )
 # "对方律师", "协商专员": the surname character before a title ends a word here.
@@ -561,6 +563,7 @@ def _zh_name_end(s: str, start: int) -> int | None:
             len(given) == given_length
             and all(_is_given_name_char(char) for char in given)
             and _is_name_boundary(s, end)
+            and s[end - 1 : end + 1] not in _FOLLOWER_WORDS
             and s[start:end] not in _WORDS_NOT_NAMES
             and s[start : start + 2] not in _WORDS_NOT_NAMES
         ):
@@ -644,6 +647,7 @@ _EN_NAME_STOPWORDS = (
     "|Collection|Collections|Agency|Her|His|Their|Our|Your|Case|Number|No|Date|Amount|Reference"
     "|Order|Contract|Dear|Hi|Hello|Thanks|Thank|Best|Regards|Street|Avenue|Road|Apt|Suite"
     "|Not|Unknown|None|Myself|Without|Prejudice|By|Sent|Via|Attn|Re|Am|Power|Attorney"
+    "|Señor|Señora|Doña"
 )
 # Latin-1 letters too: names are often written with their accents (María Gutiérrez).
 _EN_UPPER = "A-ZÀ-ÖØ-Þ"
@@ -669,6 +673,7 @@ _EN_NAME_INTRODUCERS = (
     r"my name's\s*",
     r"named\s*",
     r"name ?:\s*",
+    r"borrower ?:\s*",
     r"signed,\s*",
     r"sincerely,\s*",
     r"regards,\s*",
@@ -696,6 +701,7 @@ _EN_TITLES = (
     "Detective",
     "Sergeant",
     "Sgt",
+    "Deputy",
     "Señor",
     "Señora",
     "Sra",
@@ -866,8 +872,18 @@ def _place_name_start(s: str, end: int, max_length: int) -> int:
     ):
         start -= 1
     if end - start > max_length:
-        # No boundary in sight: most place names are two characters long.
+        # No boundary in sight: a known place inside the run starts the name (公司苏州工业园区),
+        # else most place names are two characters long.
         known_start = _known_place_name_start(s, end)
+        if known_start is None:
+            known_start = next(
+                (
+                    index
+                    for index in range(start, end - _FALLBACK_NAME_LENGTH)
+                    if any(s[index : index + n] in _PLACE_NAMES for n in (2, 3, 4))
+                ),
+                None,
+            )
         return end - _FALLBACK_NAME_LENGTH if known_start is None else known_start
     return start
 
@@ -1008,7 +1024,7 @@ def _find_zh_addresses(s: str) -> Iterator[_Candidate]:
 
 _STREET_SUFFIX = (
     r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl"
-    r"|Terrace|Ter|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq)"
+    r"|Terrace|Ter|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Pike|Trail|Trl|Loop)"
 )
 # Commas are often left out ("3307 Culebra Rd Apt 118 San Antonio TX 78228").
 _EN_CITY_STATE_ZIP = (
