@@ -14,7 +14,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -26,24 +26,23 @@ HEAD_ID = 1
 SEAL_BATCH_SIZE = 5000
 
 
-def record_event(
-    session: Session,
-    *,
-    occurred_at: datetime,
-    actor: str,
-    action: str,
-    subject_type: str,
-    subject_id: str,
-    details: dict[str, Any] | None = None,
-) -> AuditEvent:
-    event = AuditEvent(
-        occurred_at=occurred_at,
-        actor=actor,
-        action=action,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        details=details or {},
-    )
+class EventFields(TypedDict):
+    """What an audit event says; `details` defaults to empty (never personal data)."""
+
+    occurred_at: datetime
+    actor: str
+    action: str
+    subject_type: str
+    subject_id: str
+    details: NotRequired[dict[str, Any] | None]
+
+
+def _event_row(fields: EventFields) -> dict[str, Any]:
+    return {**fields, "details": fields.get("details") or {}}
+
+
+def record_event(session: Session, **fields: Unpack[EventFields]) -> AuditEvent:
+    event = AuditEvent(**_event_row(fields))
     session.add(event)
     return event
 
@@ -53,29 +52,10 @@ def record_event(
 _INSERT_EVENT = insert(AuditEvent.__table__)
 
 
-def insert_event(
-    session: Session,
-    *,
-    occurred_at: datetime,
-    actor: str,
-    action: str,
-    subject_type: str,
-    subject_id: str,
-    details: dict[str, Any] | None = None,
-) -> None:
+def insert_event(session: Session, **fields: Unpack[EventFields]) -> None:
     """`record_event` as one INSERT sent at once, with no ORM object: for the busiest writes,
     where the unit of work's bookkeeping cost more than the statement."""
-    session.connection().execute(
-        _INSERT_EVENT,
-        {
-            "occurred_at": occurred_at,
-            "actor": actor,
-            "action": action,
-            "subject_type": subject_type,
-            "subject_id": subject_id,
-            "details": details or {},
-        },
-    )
+    session.connection().execute(_INSERT_EVENT, _event_row(fields))
 
 
 def _event_hash(chain_seq: int, previous_hash: str, content: Sequence[Any]) -> str:
