@@ -163,6 +163,9 @@ def group_block_by_embeddings(
             vectors.astype(np.float64), np.ones(report_count), settings.linkage_min_similarity
         )
     graph = neighbour_graph(vectors, settings.neighbour_count, settings.neighbour_min_similarity)
+    if graph.nnz == 0:
+        # No two reports are near enough to link (scikit-network refuses an empty graph).
+        return np.arange(report_count, dtype=np.int64)
     # With a fixed number of neighbours a big group's graph is long and thin, so a fixed
     # resolution cuts it finer the larger the block; inverse scaling keeps the grain level.
     resolution = settings.resolution * settings.resolution_reports / report_count

@@ -200,3 +200,20 @@ def test_large_blocks_are_grouped_on_the_neighbour_graph_deterministically(large
     again = cluster_reports(reports.sample(frac=1.0, random_state=5), params=params)
     pd.testing.assert_frame_equal(again.assignments, first.assignments)
     pd.testing.assert_frame_equal(again.clusters, first.clusters)
+
+
+def test_a_large_block_with_no_near_neighbours_is_left_as_singletons():
+    # 2,000 reports in 2,000 dimensions along distinct axes: every pair has cosine 0, so the
+    # neighbour graph has no edge at all.
+    params = ClusteringParams(embedding_graph_min_reports=2000)
+    report_count = params.embedding_graph_min_reports
+    reports = pd.DataFrame(
+        {
+            col.REPORT_ID: [f"r{row:05d}" for row in range(report_count)],
+            col.LENDER: "lender-a",
+            col.TEXT: [f"story {row}" for row in range(report_count)],
+            col.EMBEDDING: list(np.eye(report_count, dtype=np.float32)),
+        }
+    )
+    result = cluster_reports(reports, params=params)
+    assert result.assignments[col.CLUSTER_ID].nunique() == report_count
