@@ -786,6 +786,8 @@ _PLACE_NAMES = _words(
     # Districts whose names contain 市 (青岛市市南区, 济南市市中区).
     "市南 市北 市中"
 )
+# The lengths of the names above, longest first so the longest known name wins.
+_PLACE_NAME_LENGTHS = (4, 3, 2)
 _ADMIN_SUFFIXES = (
     "特别行政区",
     "维吾尔自治区",
@@ -858,7 +860,7 @@ def _is_place_char(char: str) -> bool:
 
 
 def _known_place_name_start(s: str, end: int) -> int | None:
-    return next((end - n for n in (4, 3, 2) if s[end - n : end] in _PLACE_NAMES), None)
+    return next((end - n for n in _PLACE_NAME_LENGTHS if s[end - n : end] in _PLACE_NAMES), None)
 
 
 def _place_name_start(s: str, end: int, max_length: int) -> int:
@@ -880,7 +882,7 @@ def _place_name_start(s: str, end: int, max_length: int) -> int:
                 (
                     index
                     for index in range(start, end - _FALLBACK_NAME_LENGTH)
-                    if any(s[index : index + n] in _PLACE_NAMES for n in (2, 3, 4))
+                    if any(s[index : index + n] in _PLACE_NAMES for n in _PLACE_NAME_LENGTHS)
                 ),
                 None,
             )
@@ -945,8 +947,6 @@ _NAMED_BUILDING_BEFORE_RE = re.compile(
 )
 _PUBLIC_BUILDINGS = ("政府",)
 _CONTINUATION_MAX = 6
-
-
 _NUMBERED_STREET_AREA_MAX = 12
 
 
@@ -1091,7 +1091,7 @@ def _repeated_names(s: str, candidates: list[_Candidate]) -> list[_Candidate]:
     }
     repeated: list[_Candidate] = []
     for name in sorted(names):
-        latin = name[0].isascii() or not _is_cjk(name[0])
+        latin = not _is_cjk(name[0])
         for match in re.finditer(re.escape(name), s):
             start, end = match.span()
             if latin and (

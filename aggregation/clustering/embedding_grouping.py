@@ -65,7 +65,7 @@ import pandas as pd
 from scipy import sparse
 from sknetwork.clustering import Louvain
 
-from aggregation.clustering.grouping import average_linkage_labels
+from aggregation.clustering.grouping import average_linkage_labels, first_appearance_labels
 from aggregation.clustering.params import ClusteringParams
 
 # Similarity-matrix cells computed at once (float32): 64 MB whatever the block size.
@@ -169,14 +169,10 @@ def group_block_by_embeddings(
     # With a fixed number of neighbours a big group's graph is long and thin, so a fixed
     # resolution cuts it finer the larger the block; inverse scaling keeps the grain level.
     resolution = settings.resolution * settings.resolution_reports / report_count
-    community_labels = Louvain(
+    communities = Louvain(
         resolution=resolution, shuffle_nodes=True, random_state=settings.seed
     ).fit_predict(graph)
-    _, first_rows, group_labels = np.unique(
-        community_labels, return_index=True, return_inverse=True
-    )
-    order_of_first_row = np.argsort(np.argsort(first_rows))
-    return order_of_first_row[group_labels].astype(np.int64)
+    return first_appearance_labels(communities)
 
 
 def embedding_grouping_settings(params: ClusteringParams) -> EmbeddingGroupingSettings:

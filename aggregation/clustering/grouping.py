@@ -94,7 +94,7 @@ def average_linkage_labels(
             similarity[:, kept] = merged_row
         else:
             chain.append(nearest)
-    return _first_appearance_labels(_resolve_roots(parent))
+    return first_appearance_labels(_resolve_roots(parent))
 
 
 def _close(similarity: np.ndarray, is_open: np.ndarray, node: int) -> None:
@@ -112,7 +112,8 @@ def _resolve_roots(parent: np.ndarray) -> np.ndarray:
         root = next_root
 
 
-def _first_appearance_labels(keys: np.ndarray) -> np.ndarray:
+def first_appearance_labels(keys: np.ndarray) -> np.ndarray:
+    """Labels 0, 1, … for the distinct `keys`, numbered in order of each key's first row."""
     _, first_index, inverse = np.unique(keys, return_index=True, return_inverse=True)
     rank = np.empty(first_index.size, dtype=np.int64)
     rank[np.argsort(first_index, kind="stable")] = np.arange(first_index.size)
@@ -173,7 +174,7 @@ def micro_groups(vectors: np.ndarray, settings: GroupingSettings) -> np.ndarray:
         local = _kmeans_labels(vectors[rows], math.ceil(rows.size / group_size), settings.seed)
         labels[rows] = local + next_label
         next_label += int(local.max()) + 1
-    return _first_appearance_labels(labels)
+    return first_appearance_labels(labels)
 
 
 def group_block(vectors: np.ndarray, settings: GroupingSettings) -> np.ndarray:
